@@ -1,0 +1,5 @@
+"""`python -m digitcli` runs the CLI."""
+
+from digitcli.cli import main
+
+main()

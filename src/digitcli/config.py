@@ -1,0 +1,273 @@
+"""Typed, validated run configuration: loading YAML files, applying `--set` overrides, saving.
+
+The models forbid unknown keys, so a typo is an error rather than a silently ignored setting. Every
+error is re-raised as one `ConfigError` line naming the file, the key path and what was expected.
+"""
+
+from __future__ import annotations
+
+import copy
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from digitcli.errors import ConfigError
+
+IMAGE_SIDE = 20  # the canonical image is 20x20 (see preprocess.canonicalize)
+INPUT_SIZE = IMAGE_SIDE * IMAGE_SIDE
+NUM_CLASSES = 10
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataSource(str, Enum):
+    digits = "digits"  # scikit-learn's bundled 8x8 digits: offline, the default
+    mnist = "mnist"  # a local Keras-layout .npz, or Keras's download when no path is given
+    npy = "npy"  # the course lab's X.npy / y.npy
+    folder = "folder"  # image files in subfolders named 0..9
+
+
+class PixelOrder(str, Enum):
+    column_major = "column_major"  # the lab's X.npy: each row is a 20x20 image stored column by column
+    row_major = "row_major"
+
+
+class AugmentConfig(_Strict):
+    """Random changes applied to training images each epoch, so the model copes with real drawings."""
+
+    enabled: bool = Field(False, description="Turn augmentation on (off: the plain reference recipe).")
+    max_shift: float = Field(
+        1.5, ge=0, le=5, description="Largest random shift in pixels, in each direction."
+    )
+    max_rotation: float = Field(12.0, ge=0, le=45, description="Largest random rotation in degrees.")
+    max_scale: float = Field(
+        0.1, ge=0, le=0.5, description="Largest relative change of size (0.1: 90% to 110%)."
+    )
+    stroke_probability: float = Field(
+        0.3, ge=0, le=1, description="Chance of thickening or thinning an image's strokes."
+    )
+
+
+class DataConfig(_Strict):
+    source: DataSource = Field(
+        DataSource.digits, description="Where images come from: digits, mnist, npy or folder."
+    )
+    path: str | None = Field(
+        None,
+        description=(
+            "mnist: the .npz file (none: Keras's download); npy: X.npy or a folder holding "
+            "X.npy and y.npy; folder: the folder with subfolders 0..9."
+        ),
+    )
+    labels_path: str | None = Field(
+        None, description="npy: the labels file (none: y.npy beside X.npy)."
+    )
+    pixel_order: PixelOrder = Field(
+        PixelOrder.column_major, description="npy: how each 400-pixel row is laid out."
+    )
+    validation_fraction: float = Field(
+        0.15, gt=0, lt=1, description="Share of the training pool held out to validate each epoch."
+    )
+    test_fraction: float = Field(
+        0.15,
+        gt=0,
+        lt=1,
+        description="Share held out for the final test (ignored for mnist, which has its own).",
+    )
+    limit: int | None = Field(
+        None, gt=0, description="Use at most this many training images (quick experiments)."
+    )
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+
+    @model_validator(mode="after")
+    def _fractions_leave_training_data(self) -> DataConfig:
+        if self.validation_fraction + self.test_fraction >= 0.9:
+            raise ValueError("validation_fraction + test_fraction must leave at least 10% to train on")
+        return self
+
+
+class Activation(str, Enum):
+    relu = "relu"
+    linear = "linear"
+    sigmoid = "sigmoid"
+    tanh = "tanh"
+
+
+class LayerConfig(_Strict):
+    units: int = Field(gt=0, description="Number of neurons in this Dense layer.")
+    activation: Activation = Field(Activation.relu, description="relu, linear, sigmoid or tanh.")
+
+
+def _reference_layers() -> list[LayerConfig]:
+    return [
+        LayerConfig(units=25, activation=Activation.relu),
+        LayerConfig(units=15, activation=Activation.relu),
+        LayerConfig(units=NUM_CLASSES, activation=Activation.linear),
+    ]
+
+
+class ModelConfig(_Strict):
+    input_size: Literal[400] = Field(
+        INPUT_SIZE, description="Pixels per image: every source delivers 20x20 = 400."
+    )
+    layers: list[LayerConfig] = Field(
+        default_factory=_reference_layers,
+        min_length=1,
+        description="Dense layers in order; the last is the output: 10 units, linear (logits).",
+    )
+
+    @field_validator("layers")
+    @classmethod
+    def _output_layer_is_logits(cls, layers: list[LayerConfig]) -> list[LayerConfig]:
+        output = layers[-1]
+        if output.units != NUM_CLASSES:
+            raise ValueError(f"the last layer is the output and must have 10 units, not {output.units}")
+        if output.activation is not Activation.linear:
+            raise ValueError(
+                "the last layer must be linear: the loss is computed from logits "
+                f"(got {output.activation.value})"
+            )
+        return layers
+
+
+class Engine(str, Enum):
+    fast = "fast"  # whole epochs inside one compiled tf.function: ~10x faster on CPU
+    keras = "keras"  # plain model.fit: the reference
+
+
+class TrainConfig(_Strict):
+    engine: Engine = Field(Engine.fast, description="fast (compiled epoch loop) or keras (model.fit).")
+    epochs: int = Field(40, gt=0, le=100_000, description="Passes over the training data.")
+    batch_size: int = Field(32, gt=0, le=1_000_000, description="Images per gradient step.")
+    learning_rate: float = Field(0.001, gt=0, le=10, description="Adam's step size.")
+
+
+class OutputConfig(_Strict):
+    dir: str = Field("results", min_length=1, description="Results root: each run gets a folder here.")
+
+
+class Config(_Strict):
+    seed: int = Field(
+        1234, ge=0, le=2**31 - 1, description="Seeds weights, splits, shuffling and augmentation."
+    )
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+
+Override = Annotated[str, "KEY.PATH=VALUE"]
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split `train.epochs=5` into (["train", "epochs"], 5); the value is parsed as a YAML scalar."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"--set {text!r}: expected KEY.PATH=VALUE, for example train.epochs=5")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key.split("."), value
+
+
+def _apply_override(document: dict[str, Any], path: list[str], value: Any, text: str) -> None:
+    """Set `value` at `path` in the raw document, refusing paths the schema does not have.
+
+    Sections missing from the file are filled with their defaults first, so that an override such
+    as `model.layers.0.units=64` can address the default layer list.
+    """
+    node: Any = document
+    default: Any = Config().model_dump(mode="json")
+    for depth, part in enumerate(path):
+        last = depth == len(path) - 1
+        shown = ".".join(path[: depth + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(
+                    f"--set {text}: {shown} is not an index of a list with {len(node)} items"
+                )
+            key: Any = int(part)
+            default = default[key] if isinstance(default, list) and key < len(default) else {}
+        elif isinstance(node, dict) and isinstance(default, dict) and part in default:
+            key = part
+            default = default[part]
+        else:
+            known = sorted(default) if isinstance(default, dict) else []
+            hint = f" (known keys: {', '.join(known)})" if known else ""
+            raise ConfigError(f"--set {text}: unknown key {shown}{hint}")
+        if last:
+            node[key] = value
+            return
+        if isinstance(node, dict) and node.get(key) is None:
+            node[key] = copy.deepcopy(default)
+        node = node[key]
+
+
+def _describe_validation_error(error: ValidationError, source: str) -> str:
+    first = error.errors()[0]
+    location = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        return f"{source}: unknown key {location}"
+    message = first["msg"].removeprefix("Value error, ")
+    value = first.get("input")
+    shown = "" if isinstance(value, dict | list) or value is None else f" (got {value!r})"
+    more = len(error.errors()) - 1
+    suffix = f" [and {more} more problem{'s' if more > 1 else ''}]" if more else ""
+    return f"{source}: {location}: {message}{shown}{suffix}"
+
+
+def read_yaml_document(path: Path) -> dict[str, Any]:
+    """Read a YAML mapping from `path`, turning every failure into one ConfigError line."""
+    if not path.exists():
+        raise ConfigError(f"{path}: config file not found")
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory, expected a YAML config file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc})") from exc
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: YAML syntax error{where}: {problem}") from exc
+    if document is None:
+        raise ConfigError(f"{path}: the file is empty, expected a YAML mapping of settings")
+    if not isinstance(document, dict):
+        raise ConfigError(
+            f"{path}: expected a YAML mapping of settings (key: value), got a {type(document).__name__}"
+        )
+    return document
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Load a config file (or the defaults), apply `--set` overrides and validate the result."""
+    document: dict[str, Any] = read_yaml_document(Path(path)) if path is not None else {}
+    source = str(path) if path is not None else "config"
+    for text in overrides or []:
+        keys, value = parse_override(text)
+        _apply_override(document, keys, value, text)
+        source = f"{source} (with --set)"
+    try:
+        return Config.model_validate(document)
+    except ValidationError as exc:
+        raise ConfigError(_describe_validation_error(exc, source)) from exc
+
+
+def config_to_yaml(config: Config) -> str:
+    """The fully resolved config as YAML that `load_config` reads back to an equal Config."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+def save_config(config: Config, path: Path) -> None:
+    path.write_text(config_to_yaml(config), encoding="utf-8")

@@ -1,0 +1,255 @@
+"""The four data sources, all delivering canonical 20x20 images (flattened row-major) and labels 0-9.
+
+`load_dataset(config.data, seed)` returns a `Dataset` with stratified, seeded train/validation/test
+splits. A source with its own test split (MNIST) keeps it as the test set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from digitcli.config import INPUT_SIZE, NUM_CLASSES, DataConfig, DataSource, PixelOrder
+from digitcli.errors import DataError, DigitcliError
+from digitcli.preprocess import SIDE, Invert, canonicalize_batch
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
+
+@dataclass(frozen=True)
+class Split:
+    x: np.ndarray  # (N, 400) float32 in [0, 1], row-major 20x20 images
+    y: np.ndarray  # (N,) int32 labels 0-9
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    train: Split
+    validation: Split
+    test: Split
+    source: str
+    fingerprint: str  # sha256 of all canonical images and labels: same data <=> same fingerprint
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.train), "validation": len(self.validation), "test": len(self.test)}
+
+
+def check_labels(labels: np.ndarray, where: str) -> np.ndarray:
+    """Labels as int32, refusing non-integers, NaN and anything outside 0-9."""
+    values = np.asarray(labels)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1:
+        raise DataError(f"{where}: labels must be a vector of N values, got shape {values.shape}")
+    if values.dtype.kind == "f":
+        if not np.all(np.isfinite(values)):
+            raise DataError(f"{where}: labels contain NaN or infinite values")
+        if not np.all(values == np.round(values)):
+            raise DataError(f"{where}: labels must be whole numbers 0-9, found fractions")
+    elif values.dtype.kind not in "iub":
+        raise DataError(f"{where}: labels must be integers 0-9, got dtype {values.dtype}")
+    if len(values) and (values.min() < 0 or values.max() >= NUM_CLASSES):
+        bad = values[(values < 0) | (values >= NUM_CLASSES)][0]
+        raise DataError(f"{where}: labels must be in 0-9, found {bad}")
+    return values.astype(np.int32)
+
+
+def check_pixels(images: np.ndarray, where: str) -> np.ndarray:
+    values = np.asarray(images)
+    if values.dtype.kind not in "fiub":
+        raise DataError(f"{where}: pixels must be numbers, got dtype {values.dtype}")
+    values = values.astype(np.float32)
+    if not np.all(np.isfinite(values)):
+        raise DataError(f"{where}: pixels contain NaN or infinite values")
+    return values
+
+
+def to_canonical(images: np.ndarray) -> np.ndarray:
+    """(N, H, W) light-on-dark images in [0, 1] -> (N, 400) canonical rows."""
+    canonical = canonicalize_batch(np.clip(images, 0.0, 1.0), Invert.no)
+    return canonical.reshape(len(images), INPUT_SIZE)
+
+
+def _load_digits() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    # 17 grey levels, 16 = ink: already light on dark.
+    return np.asarray(bunch.images, dtype=np.float32) / 16.0, np.asarray(bunch.target)
+
+
+def _npz_array(archive: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
+    if key not in archive.files:
+        raise DataError(f"{path}: missing array {key!r} (expected x_train, y_train, x_test, y_test)")
+    return np.asarray(archive[key])
+
+
+def _load_mnist(path: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    if path is None:
+        # Users online get Keras's own download and cache (~/.keras/datasets/mnist.npz).
+        try:
+            import keras
+
+            (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+        except Exception as exc:
+            raise DataError(
+                f"cannot download MNIST ({exc}); set data.path to a local mnist.npz"
+            ) from exc
+        source = Path("keras:mnist")
+    else:
+        source = Path(path)
+        if not source.is_file():
+            raise DataError(f"{source}: MNIST file not found (data.path)")
+        try:
+            with np.load(source, allow_pickle=False) as archive:
+                x_train, y_train, x_test, y_test = (
+                    _npz_array(archive, key, source) for key in ("x_train", "y_train", "x_test", "y_test")
+                )
+        except DigitcliError:
+            raise
+        except Exception as exc:
+            raise DataError(f"{source}: not a readable .npz file ({exc})") from exc
+    for name, images in (("x_train", x_train), ("x_test", x_test)):
+        if images.ndim != 3:
+            raise DataError(f"{source}: {name} must be N x H x W images, got shape {images.shape}")
+    scale = 255.0 if x_train.dtype == np.uint8 or float(np.max(x_train[:100])) > 1.0 else 1.0
+    x_train = check_pixels(x_train, f"{source} x_train") / scale
+    x_test = check_pixels(x_test, f"{source} x_test") / scale
+    y_train = check_labels(y_train, f"{source} y_train")
+    y_test = check_labels(y_test, f"{source} y_test")
+    for name, images, labels in (("train", x_train, y_train), ("test", x_test, y_test)):
+        if len(images) != len(labels):
+            raise DataError(f"{source}: x_{name} has {len(images)} images but y_{name} {len(labels)} labels")
+    return x_train, y_train, x_test, y_test
+
+
+def lab_rows_to_images(rows: np.ndarray, pixel_order: PixelOrder, where: str) -> np.ndarray:
+    """The lab's N x 400 rows -> N x 20 x 20 upright images."""
+    if rows.ndim != 2 or rows.shape[1] != INPUT_SIZE:
+        raise DataError(
+            f"{where}: expected N rows of {INPUT_SIZE} pixels (20x20), got shape {rows.shape}"
+        )
+    images = rows.reshape(-1, SIDE, SIDE)
+    # Column-major rows (MATLAB/Octave order) stand upright only after a transpose.
+    return images.transpose(0, 2, 1) if pixel_order is PixelOrder.column_major else images
+
+
+def _load_npy(config: DataConfig) -> tuple[np.ndarray, np.ndarray]:
+    if config.path is None:
+        raise DataError("data.source is npy but data.path is not set (X.npy or its folder)")
+    x_path = Path(config.path)
+    if x_path.is_dir():
+        x_path = x_path / "X.npy"
+    y_path = Path(config.labels_path) if config.labels_path else x_path.with_name("y.npy")
+    arrays = []
+    for path in (x_path, y_path):
+        if not path.is_file():
+            raise DataError(f"{path}: file not found")
+        try:
+            arrays.append(np.load(path, allow_pickle=False))
+        except Exception as exc:
+            raise DataError(f"{path}: not a readable .npy file ({exc})") from exc
+    rows, labels = arrays
+    pixels = check_pixels(rows, str(x_path))
+    labels = check_labels(labels, str(y_path))
+    if len(pixels) != len(labels):
+        raise DataError(f"{x_path} has {len(pixels)} images but {y_path} has {len(labels)} labels")
+    images = lab_rows_to_images(pixels, config.pixel_order, str(x_path))
+    # The lab's pixels overshoot [0, 1] slightly (interpolation ringing); clip rather than rescale.
+    return np.clip(images, 0.0, 1.0), labels
+
+
+def _load_folder(config: DataConfig) -> tuple[np.ndarray, np.ndarray]:
+    from digitcli.imaging import load_image
+    from digitcli.preprocess import canonicalize
+
+    if config.path is None:
+        raise DataError("data.source is folder but data.path is not set")
+    root = Path(config.path)
+    if not root.is_dir():
+        raise DataError(f"{root}: folder not found (data.path)")
+    images, labels = [], []
+    for label in range(NUM_CLASSES):
+        folder = root / str(label)
+        if not folder.is_dir():
+            continue
+        for file in sorted(folder.iterdir()):
+            if file.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            try:
+                images.append(canonicalize(load_image(file)))
+            except DigitcliError as exc:
+                raise DataError(f"{file}: {exc.message}") from exc
+            labels.append(label)
+    if not images:
+        raise DataError(f"{root}: no images found in subfolders named 0-9")
+    return np.stack(images), np.asarray(labels, dtype=np.int32)
+
+
+def _subsample(images: np.ndarray, labels: np.ndarray, limit: int | None, seed: int):  # type: ignore[no-untyped-def]
+    if limit is None or limit >= len(labels):
+        return images, labels
+    keep = np.sort(np.random.default_rng(seed).permutation(len(labels))[:limit])
+    return images[keep], labels[keep]
+
+
+def _stratified_split(
+    x: np.ndarray, y: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    from sklearn.model_selection import train_test_split
+
+    counts = np.bincount(y, minlength=NUM_CLASSES)
+    held_out = max(1, round(len(y) * fraction))
+    # Stratify only when every class can appear on both sides; tiny datasets split at random.
+    stratify = y if counts[counts > 0].min() >= 2 and held_out >= np.count_nonzero(counts) else None
+    if len(y) < 2:
+        raise DataError(f"need at least 2 images to split, got {len(y)}")
+    x_keep, x_out, y_keep, y_out = train_test_split(
+        x, y, test_size=held_out, random_state=seed, stratify=stratify
+    )
+    return x_keep, y_keep, x_out, y_out
+
+
+def _fingerprint(*arrays: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def load_dataset(config: DataConfig, seed: int) -> Dataset:
+    """Load the configured source and split it (seeded, stratified)."""
+    own_test: tuple[np.ndarray, np.ndarray] | None = None
+    if config.source is DataSource.digits:
+        images, labels = _load_digits()
+    elif config.source is DataSource.mnist:
+        images, labels, test_images, test_labels = _load_mnist(config.path)
+        own_test = _subsample(test_images, test_labels, config.limit, seed)
+    elif config.source is DataSource.npy:
+        images, labels = _load_npy(config)
+    else:
+        images, labels = _load_folder(config)
+    images, labels = _subsample(images, labels, config.limit, seed)
+    if len(labels) == 0:
+        raise DataError(f"the {config.source.value} dataset is empty")
+    x = images.reshape(len(images), INPUT_SIZE) if images.shape[1:] == (SIDE, SIDE) and config.source is DataSource.folder else to_canonical(images)
+    if own_test is None:
+        x_pool, y_pool, x_test, y_test = _stratified_split(x, labels, config.test_fraction, seed)
+    else:
+        x_pool, y_pool = x, labels
+        x_test, y_test = to_canonical(own_test[0]), own_test[1]
+    validation_share = config.validation_fraction / (1 - (0 if own_test else config.test_fraction))
+    x_train, y_train, x_val, y_val = _stratified_split(x_pool, y_pool, validation_share, seed + 1)
+    return Dataset(
+        train=Split(x_train.astype(np.float32), y_train.astype(np.int32)),
+        validation=Split(x_val.astype(np.float32), y_val.astype(np.int32)),
+        test=Split(x_test.astype(np.float32), y_test.astype(np.int32)),
+        source=config.source.value,
+        fingerprint=_fingerprint(x_train, y_train, x_val, y_val, x_test, y_test),
+    )

@@ -1,0 +1,90 @@
+"""The errors digitcli shows to users, and the exit code each one ends the process with.
+
+Every expected failure is raised as a `DigitcliError` subclass whose message is one line written for a
+person: it names the file, key or input at fault and, where it helps, what to do. The CLI prints
+`error: <message>` on stderr and exits with the class's code; anything else is a bug (exit 70).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Documented process exit codes (see README, "Exit codes")."""
+
+    OK = 0
+    RUNTIME = 1  # bad data, unreadable model, unwritable folder, ...
+    USAGE = 2  # bad command line or config (click uses 2 for usage errors too)
+    PARTIAL = 3  # predict: some inputs could not be read; the others were predicted
+    QUALITY_GATE = 4  # evaluate --min-accuracy: accuracy below the threshold
+    INTERNAL = 70  # an unexpected exception: a bug (EX_SOFTWARE); rerun with --debug
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+
+
+class DigitcliError(Exception):
+    """Base class: an expected failure with a message meant for the user."""
+
+    exit_code: ExitCode = ExitCode.RUNTIME
+
+    def __init__(self, message: str) -> None:
+        # Keep messages on one line so they stay greppable in CI logs.
+        super().__init__(" ".join(str(message).split()))
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class ConfigError(DigitcliError):
+    """A config file or `--set` override is malformed or names impossible values."""
+
+    exit_code = ExitCode.USAGE
+
+
+class UsageError(DigitcliError):
+    """The command line asks for something that cannot be done (bad combination of options)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class DataError(DigitcliError):
+    """A dataset is missing, unreadable, or holds values digitcli cannot train or evaluate on."""
+
+
+class ImageError(DigitcliError):
+    """One input image cannot be read or holds no digit."""
+
+
+class NoInkError(ImageError):
+    """The image is blank: there is no ink to read as a digit."""
+
+
+class ModelError(DigitcliError):
+    """A model file or run directory is missing, truncated, or does not fit the data."""
+
+
+class RunNotFoundError(ModelError):
+    """No run directory where one was expected."""
+
+
+class OutputError(DigitcliError):
+    """Results cannot be written where they were asked to go."""
+
+
+class QualityGateError(DigitcliError):
+    """`evaluate --min-accuracy` found the accuracy below the threshold."""
+
+    exit_code = ExitCode.QUALITY_GATE
+
+
+class PartialFailureError(DigitcliError):
+    """Some inputs failed while the others were processed (predict)."""
+
+    exit_code = ExitCode.PARTIAL
+
+
+class TrainingInterrupted(DigitcliError):
+    """Training was stopped by Ctrl-C or SIGTERM after saving a checkpoint."""
+
+    exit_code = ExitCode.INTERRUPTED

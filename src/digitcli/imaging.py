@@ -1,0 +1,147 @@
+"""Read an image file of any common format into a greyscale float array for `preprocess`.
+
+`load_image` returns a 2-D float32 array in [0, 1] with 0 = black, upright (EXIF orientation
+applied) and with any transparency flattened onto white, so a drawing exported from a canvas with a
+transparent background reads as ink on white paper. Every failure is one `ImageError` line that
+names the file.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from digitcli.errors import ImageError
+
+# Formats digitcli promises to read (MPO: the JPEG variant many phone cameras write). Restricting
+# Pillow to them skips probing exotic plugins, some of which run external programs (EPS).
+FORMATS = ("PNG", "JPEG", "MPO", "BMP", "GIF", "TIFF", "WEBP")
+# 50 megapixels is more than any phone photo; beyond that a file is more likely a decompression bomb
+# (a few KB that would expand to gigabytes) than a digit.
+MAX_PIXELS = 50_000_000
+# Smaller than this on either side holds no readable digit (the sklearn digits are 8x8).
+MIN_SIDE = 4
+
+_EXIF_ORIENTATION = 0x0112
+_TRANSPARENT_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+
+
+def load_image(path: Path) -> np.ndarray:
+    """Greyscale float32 array in [0, 1] (0 = black) of the first frame of the image at `path`."""
+    path = Path(path)
+    if not path.exists():
+        raise ImageError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImageError(f"{path}: is a directory, not an image file")
+    try:
+        if path.stat().st_size == 0:
+            raise ImageError(f"{path}: the file is empty (0 bytes)")
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read the file: {exc.strerror or exc}") from exc
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_IMAGE_PIXELS and twice that; treat it as the error it is.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path, formats=FORMATS) as image:
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    raise ImageError(
+                        f"{path}: image is {width}x{height} pixels, more than the "
+                        f"{MAX_PIXELS // 1_000_000} megapixel limit (a decompression bomb?)"
+                    )
+                if min(width, height) < MIN_SIDE:
+                    raise ImageError(
+                        f"{path}: image is {width}x{height} pixels, too small to hold a digit "
+                        f"(need at least {MIN_SIDE}x{MIN_SIDE})"
+                    )
+                gray = _to_gray(_upright(image))
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"{path}: image is too large to open safely (a decompression bomb?)") from exc
+    except Image.UnidentifiedImageError as exc:
+        raise ImageError(
+            f"{path}: not an image digitcli can read (supported: PNG, JPEG, BMP, GIF, TIFF, WebP)"
+        ) from exc
+    except MemoryError as exc:
+        raise ImageError(f"{path}: not enough memory to decode the image") from exc
+    except Exception as exc:
+        # Corrupt files make Pillow's decoders raise OSError, SyntaxError, ValueError, struct.error,
+        # zlib.error, EOFError, ...: whatever the type, the file is unreadable, so report it as such.
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise ImageError(f"{path}: cannot decode the image (truncated or corrupt?): {detail}") from exc
+    if not np.isfinite(gray).all():
+        raise ImageError(f"{path}: image holds NaN or infinite pixel values")
+    return gray
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    # exif_transpose copies the image even when there is nothing to do; checking the tag first keeps
+    # the common case (no EXIF, or orientation 1) free.
+    orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+    if orientation in (2, 3, 4, 5, 6, 7, 8):
+        transposed = ImageOps.exif_transpose(image)
+        if transposed is not None:
+            return transposed
+    return image
+
+
+def _to_gray(image: Image.Image) -> np.ndarray:
+    mode = image.mode
+    if mode == "L" and "transparency" not in image.info:
+        return np.asarray(image, dtype=np.float32) * np.float32(1 / 255)
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
+        return np.asarray(image).astype(np.float32) * np.float32(1 / 65535)
+    if mode == "I":
+        return _scale_integers(np.asarray(image))
+    if mode == "F":
+        return _scale_floats(np.asarray(image, dtype=np.float32))
+    if mode == "1":
+        return np.asarray(image.convert("L"), dtype=np.float32) * np.float32(1 / 255)
+    if mode in _TRANSPARENT_MODES or "transparency" in image.info:
+        return _flatten_onto_white(image)
+    if mode != "RGB":
+        # CMYK, YCbCr, LAB, HSV, P without transparency, ...: Pillow knows how to reach RGB.
+        image = image.convert("RGB")
+    return np.asarray(image.convert("L"), dtype=np.float32) * np.float32(1 / 255)
+
+
+def _flatten_onto_white(image: Image.Image) -> np.ndarray:
+    # Canvas apps export strokes on a transparent background: the "paper" behind them is white.
+    with_alpha = image.convert("LA") if image.mode in ("L", "LA", "La", "1") else image.convert("RGBA")
+    if with_alpha.mode == "RGBA":
+        alpha = np.asarray(with_alpha.getchannel("A"), dtype=np.float32) * np.float32(1 / 255)
+        luma = np.asarray(with_alpha.convert("RGB").convert("L"), dtype=np.float32)
+    else:
+        pixels = np.asarray(with_alpha, dtype=np.float32)
+        luma, alpha = pixels[..., 0], pixels[..., 1] * np.float32(1 / 255)
+    return (luma * np.float32(1 / 255)) * alpha + (np.float32(1) - alpha)
+
+
+def _scale_integers(values: np.ndarray) -> np.ndarray:
+    # Mode "I" has no fixed range: 16-bit data (the usual case) or 8-bit data stored wide. Take the
+    # smallest usual range that holds the data rather than stretching, so faint images stay faint.
+    low, high = int(values.min()), int(values.max())
+    if low >= 0:
+        for limit in (255, 65535, 2**32 - 1):
+            if high <= limit:
+                return values.astype(np.float32) * np.float32(1 / limit)
+    span = max(high - low, 1)
+    return ((values.astype(np.float64) - low) / span).astype(np.float32)
+
+
+def _scale_floats(values: np.ndarray) -> np.ndarray:
+    if not np.isfinite(values).all():
+        return values  # the caller reports NaN/inf with the file's name
+    low, high = float(values.min()), float(values.max())
+    if low >= 0.0 and high <= 1.0:
+        return values
+    if low >= 0.0:
+        for limit in (255.0, 65535.0):
+            if high <= limit:
+                return values * np.float32(1 / limit)
+    span = max(high - low, 1e-12)
+    return ((values.astype(np.float64) - low) / span).astype(np.float32)

@@ -1,0 +1,165 @@
+"""Run directories: creating them atomically, finding them again, and the "latest run" pointer.
+
+A run is first written into `<root>/<name>.partial/` and renamed to `<root>/<name>/` only when every
+file is complete, so no command ever picks up a half-written run. `<root>/latest` is a one-line text
+file naming the newest complete run; it is replaced atomically (write a temporary file, `os.replace`).
+Only folders holding `run.json` and not ending in `.partial` count as runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from digitcli.errors import ModelError, OutputError, RunNotFoundError
+
+LATEST_POINTER = "latest"
+PARTIAL_SUFFIX = ".partial"
+RUN_FILE = "run.json"
+CONFIG_FILE = "config.yaml"
+KERAS_FILE = "model.keras"
+WEIGHTS_FILE = "weights.npz"
+HISTORY_FILE = "history.csv"
+METRICS_FILE = "metrics.json"
+EVALUATION_FILE = "evaluation.json"
+CHECKPOINT_DIR = "checkpoint"
+
+
+def new_run_name(label: str) -> str:
+    """Sortable by start time, unique across concurrent processes (random suffix)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    safe_label = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in label)[:40] or "run"
+    return f"{stamp}-{safe_label}-{secrets.token_hex(3)}"
+
+
+def create_staging_dir(root: Path, label: str) -> Path:
+    """Make `<root>/<unique name>.partial/` to write a new run into."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{root}: cannot create the results folder ({exc.strerror})") from exc
+    for _ in range(10):
+        staging = root / f"{new_run_name(label)}{PARTIAL_SUFFIX}"
+        try:
+            staging.mkdir()
+            return staging
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise OutputError(f"{root}: cannot write into the results folder ({exc.strerror})") from exc
+    raise OutputError(f"{root}: could not find a free run name")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `text` so that readers see either the old file or the whole new one."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot write ({exc.strerror})") from exc
+
+
+def write_json_atomic(path: Path, document: Any) -> None:
+    write_text_atomic(path, json.dumps(document, indent=2, sort_keys=False) + "\n")
+
+
+def finalize_run(staging: Path) -> Path:
+    """Rename a complete staging folder into place and point `latest` at it."""
+    final = staging.with_name(staging.name.removesuffix(PARTIAL_SUFFIX))
+    try:
+        os.rename(staging, final)
+    except OSError as exc:
+        raise OutputError(f"{staging}: cannot move the finished run into place ({exc.strerror})") from exc
+    write_text_atomic(final.parent / LATEST_POINTER, final.name + "\n")
+    return final
+
+
+def is_run_dir(path: Path) -> bool:
+    return path.is_dir() and not path.name.endswith(PARTIAL_SUFFIX) and (path / RUN_FILE).is_file()
+
+
+def list_runs(root: Path) -> list[Path]:
+    """Complete runs under `root`, oldest first."""
+    if not root.is_dir():
+        return []
+    return sorted(child for child in root.iterdir() if is_run_dir(child))
+
+
+def latest_run(root: Path) -> Path | None:
+    pointer = root / LATEST_POINTER
+    if pointer.is_file():
+        try:
+            named = root / pointer.read_text(encoding="utf-8").strip()
+        except OSError:
+            named = None
+        if named is not None and is_run_dir(named):
+            return named
+    runs = list_runs(root)
+    return runs[-1] if runs else None
+
+
+def resolve_run(path: Path | None, default_root: Path = Path("results")) -> Path:
+    """A run directory from: nothing (latest under `results/`), a results root, or a run directory."""
+    target = default_root if path is None else path
+    if not target.exists():
+        what = "results folder" if path is None else "run directory"
+        hint = " (train one first: digitcli train)" if path is None else ""
+        raise RunNotFoundError(f"{target}: {what} not found{hint}")
+    if target.is_file():
+        raise RunNotFoundError(f"{target}: expected a run directory or results folder, got a file")
+    if target.name.endswith(PARTIAL_SUFFIX):
+        raise RunNotFoundError(
+            f"{target}: this run did not finish; resume it with: digitcli train --resume {target}"
+        )
+    if is_run_dir(target):
+        return target
+    found = latest_run(target)
+    if found is None:
+        raise RunNotFoundError(f"{target}: holds no complete run (train one first: digitcli train)")
+    return found
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """Where a model's files are: a run directory, or a bare .keras / .npz file."""
+
+    run_dir: Path | None
+    weights: Path | None  # weights.npz for the NumPy engine
+    keras: Path | None  # model.keras for the TensorFlow engine
+
+
+def resolve_model(path: Path | None, default_root: Path = Path("results")) -> ModelFiles:
+    """Model files from a run directory, a results root, a .keras file or a weights .npz file."""
+    if path is not None and path.is_file():
+        suffix = path.suffix.lower()
+        run_dir = path.parent if is_run_dir(path.parent) else None
+        sibling_weights = path.with_name(WEIGHTS_FILE)
+        sibling_keras = path.with_name(KERAS_FILE)
+        if suffix == ".npz":
+            return ModelFiles(run_dir, path, sibling_keras if sibling_keras.is_file() else None)
+        if suffix == ".keras":
+            return ModelFiles(run_dir, sibling_weights if sibling_weights.is_file() else None, path)
+        raise ModelError(f"{path}: not a model file (expected a run directory, .keras or .npz)")
+    run_dir = resolve_run(path, default_root)
+    weights, keras_file = run_dir / WEIGHTS_FILE, run_dir / KERAS_FILE
+    if not weights.is_file() and not keras_file.is_file():
+        raise ModelError(f"{run_dir}: holds neither {WEIGHTS_FILE} nor {KERAS_FILE}")
+    return ModelFiles(
+        run_dir, weights if weights.is_file() else None, keras_file if keras_file.is_file() else None
+    )
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ModelError(f"{path}: file not found") from exc
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path}: not readable JSON ({exc})") from exc

@@ -1,0 +1,336 @@
+"""`train`: load data, build the model, fit it, and write a complete run directory.
+
+The CLI only renders what this module reports through callbacks and returns; everything here works
+without a terminal and is tested directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import platform
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import numpy as np
+
+from digitcli import __version__
+from digitcli.config import Config, load_config, save_config
+from digitcli.data import Dataset, Split, load_dataset
+from digitcli.engines import EpochLog, FitRequest, fit
+from digitcli.errors import DigitcliError, ModelError, OutputError, TrainingInterrupted
+from digitcli.inference import NumpyModel, cross_entropy
+from digitcli.runs import (
+    CHECKPOINT_DIR,
+    CONFIG_FILE,
+    HISTORY_FILE,
+    KERAS_FILE,
+    METRICS_FILE,
+    PARTIAL_SUFFIX,
+    RUN_FILE,
+    WEIGHTS_FILE,
+    create_staging_dir,
+    finalize_run,
+    read_json,
+    write_json_atomic,
+)
+
+CHECKPOINT_STATE = "state.json"
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    config: Config
+    history: list[EpochLog]
+    metrics: dict[str, dict[str, float]]  # split -> loss, accuracy, errors, total
+    dataset_sizes: dict[str, int]
+    seconds: float
+
+
+@dataclass
+class TrainCallbacks:
+    """Hooks for a progress display; all optional."""
+
+    on_start: Callable[[int, int], None] | None = None  # (total epochs, epochs already done)
+    on_epoch: Callable[[EpochLog], None] | None = None
+    on_status: Callable[[str], None] | None = None  # short messages: "loading data", ...
+    interrupted_epochs: list[int] = field(default_factory=list)
+
+
+class _StopFlag:
+    """Set by the first Ctrl-C/SIGTERM; training stops after the epoch in progress."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+
+@contextlib.contextmanager
+def graceful_interrupts() -> Iterator[_StopFlag]:
+    """First SIGINT/SIGTERM asks training to stop at the end of the epoch; a second one aborts."""
+    flag = _StopFlag()
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if flag.requested:
+            raise KeyboardInterrupt
+        flag.requested = True
+
+    previous: dict[int, Any] = {}
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, handle)
+    except ValueError:  # not the main thread: leave signals alone
+        pass
+    try:
+        yield flag
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def split_metrics(model: NumpyModel, split: Split) -> dict[str, float]:
+    logits = model.logits(split.x)
+    predicted = np.argmax(logits, axis=1) if len(split.y) else np.zeros(0, dtype=np.int64)
+    errors = int(np.count_nonzero(predicted != split.y))
+    total = len(split.y)
+    return {
+        "loss": cross_entropy(logits, split.y),
+        "accuracy": (total - errors) / total if total else float("nan"),
+        "errors": errors,
+        "total": total,
+    }
+
+
+def write_history(history: list[EpochLog], path: Path) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(
+            handle, fieldnames=["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
+        )
+        writer.writeheader()
+        for log in history:
+            writer.writerow({key: f"{value:.6g}" for key, value in log.as_dict().items()})
+
+
+def read_history(path: Path) -> list[EpochLog]:
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            return [
+                EpochLog(
+                    epoch=int(row["epoch"]),
+                    loss=float(row["loss"]),
+                    accuracy=float(row["accuracy"]),
+                    val_loss=float(row["val_loss"]),
+                    val_accuracy=float(row["val_accuracy"]),
+                    seconds=float(row["seconds"]),
+                )
+                for row in csv.DictReader(handle)
+            ]
+    except FileNotFoundError as exc:
+        raise ModelError(f"{path}: training history not found") from exc
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        raise ModelError(f"{path}: unreadable training history ({exc})") from exc
+
+
+def _versions() -> dict[str, str]:
+    import keras
+    import tensorflow as tf
+
+    return {
+        "digitcli": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }
+
+
+def _save_checkpoint(staging: Path, model: Any, history: list[EpochLog], dataset: Dataset) -> None:
+    checkpoint = staging / CHECKPOINT_DIR
+    checkpoint.mkdir(exist_ok=True)
+    # model.keras holds the weights and Adam's moments and step count: resuming is exact.
+    model.save(checkpoint / f".{KERAS_FILE}.tmp.keras")
+    (checkpoint / f".{KERAS_FILE}.tmp.keras").replace(checkpoint / KERAS_FILE)
+    write_json_atomic(
+        checkpoint / CHECKPOINT_STATE,
+        {
+            "epochs_done": history[-1].epoch if history else 0,
+            "history": [log.as_dict() for log in history],
+            "data_fingerprint": dataset.fingerprint,
+        },
+    )
+
+
+def _load_checkpoint(staging: Path) -> tuple[Config, Any, list[EpochLog], str]:
+    from digitcli.model import load_keras_model
+
+    if not staging.is_dir():
+        raise ModelError(f"{staging}: no interrupted run here to resume")
+    if not staging.name.endswith(PARTIAL_SUFFIX):
+        raise ModelError(f"{staging}: this run is complete; only interrupted (.partial) runs resume")
+    checkpoint = staging / CHECKPOINT_DIR
+    if not (checkpoint / CHECKPOINT_STATE).is_file():
+        raise ModelError(f"{staging}: holds no checkpoint (it was not interrupted cleanly)")
+    config = load_config(staging / CONFIG_FILE)
+    state = read_json(checkpoint / CHECKPOINT_STATE)
+    model = load_keras_model(checkpoint / KERAS_FILE)
+    history = [EpochLog(**{k: float(v) if k != "epoch" else int(v) for k, v in log.items()}) for log in state["history"]]
+    return config, model, history, str(state["data_fingerprint"])
+
+
+def resolve_resume_target(target: Path, default_root: Path = Path("results")) -> Path:
+    """Accept the .partial folder itself, its name, or the run name without the suffix."""
+    candidates = [target, target.with_name(target.name + PARTIAL_SUFFIX)]
+    if not target.is_absolute() and len(target.parts) == 1:
+        candidates += [default_root / target, default_root / (target.name + PARTIAL_SUFFIX)]
+    for candidate in candidates:
+        if candidate.is_dir() and candidate.name.endswith(PARTIAL_SUFFIX):
+            return candidate
+    if target.is_dir() and (target / RUN_FILE).is_file():
+        raise ModelError(f"{target}: this run is complete; only interrupted runs can be resumed")
+    raise ModelError(f"{target}: no interrupted run found to resume")
+
+
+def train(
+    config: Config,
+    *,
+    label: str = "run",
+    callbacks: TrainCallbacks | None = None,
+    resume: Path | None = None,
+) -> TrainResult:
+    """Train per `config` (or continue the interrupted run `resume`) and write the run directory."""
+    hooks = callbacks or TrainCallbacks()
+    started = time.perf_counter()
+    status = hooks.on_status or (lambda message: None)
+
+    from digitcli.model import build_model_from_config
+    from digitcli.tf_runtime import load_tensorflow
+
+    history: list[EpochLog] = []
+    if resume is not None:
+        staging = resolve_resume_target(resume, Path(config.output.dir))
+        config, model, history, fingerprint = _load_checkpoint(staging)
+        status("loading data")
+        dataset = load_dataset(config.data, config.seed)
+        if dataset.fingerprint != fingerprint:
+            raise ModelError(
+                f"{staging}: the data changed since this run was interrupted "
+                f"(fingerprint {dataset.fingerprint}, was {fingerprint}); start a new run instead"
+            )
+    else:
+        status("loading data")
+        dataset = load_dataset(config.data, config.seed)
+        status("building model")
+        load_tensorflow()
+        import keras
+
+        keras.utils.set_random_seed(config.seed)
+        model = build_model_from_config(config)
+        staging = create_staging_dir(Path(config.output.dir), label)
+        try:
+            save_config(config, staging / CONFIG_FILE)
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise OutputError(f"{staging}: cannot write ({exc})") from exc
+
+    done = len(history)
+    if hooks.on_start is not None:
+        hooks.on_start(config.train.epochs, done)
+    try:
+        with graceful_interrupts() as stop:
+            new_logs = fit(
+                config.train.engine,
+                FitRequest(
+                    model=model,
+                    x_train=dataset.train.x,
+                    y_train=dataset.train.y,
+                    x_val=dataset.validation.x,
+                    y_val=dataset.validation.y,
+                    epochs=config.train.epochs,
+                    batch_size=config.train.batch_size,
+                    seed=config.seed,
+                    augment=config.data.augment,
+                    start_epoch=done,
+                    on_epoch_end=hooks.on_epoch,
+                    should_stop=stop,
+                ),
+            )
+        history += new_logs
+        if history and history[-1].epoch < config.train.epochs:
+            _save_checkpoint(staging, model, history, dataset)
+            raise TrainingInterrupted(
+                f"training interrupted after epoch {history[-1].epoch}/{config.train.epochs}; "
+                f"checkpoint saved. Resume with: digitcli train --resume {staging}"
+            )
+        return _write_run(staging, config, model, history, dataset, started)
+    except KeyboardInterrupt:
+        # A second Ctrl-C: abort without a checkpoint; the .partial folder is never used as a run.
+        if resume is None:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
+    except DigitcliError:
+        if resume is None and not (staging / CHECKPOINT_DIR).exists():
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _write_run(
+    staging: Path,
+    config: Config,
+    model: Any,
+    history: list[EpochLog],
+    dataset: Dataset,
+    started: float,
+) -> TrainResult:
+    from digitcli.model import save_weights_npz
+
+    try:
+        model.save(staging / KERAS_FILE)
+        save_weights_npz(model, config.model, staging / WEIGHTS_FILE)
+        save_config(config, staging / CONFIG_FILE)
+        write_history(history, staging / HISTORY_FILE)
+    except OSError as exc:
+        raise OutputError(f"{staging}: cannot write the run ({exc})") from exc
+    numpy_model = NumpyModel.load(staging / WEIGHTS_FILE)
+    metrics = {
+        name: split_metrics(numpy_model, split)
+        for name, split in (
+            ("train", dataset.train),
+            ("validation", dataset.validation),
+            ("test", dataset.test),
+        )
+    }
+    write_json_atomic(staging / METRICS_FILE, metrics)
+    seconds = time.perf_counter() - started
+    write_json_atomic(
+        staging / RUN_FILE,
+        {
+            "name": staging.name.removesuffix(PARTIAL_SUFFIX),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "versions": _versions(),
+            "seed": config.seed,
+            "engine": config.train.engine.value,
+            "epochs": len(history),
+            "data": {
+                "source": dataset.source,
+                "path": config.data.path,
+                "fingerprint": dataset.fingerprint,
+                "sizes": dataset.sizes(),
+            },
+            "wall_seconds": round(seconds, 3),
+            "train_seconds": round(sum(log.seconds for log in history), 3),
+            "command": " ".join(sys.argv),
+        },
+    )
+    shutil.rmtree(staging / CHECKPOINT_DIR, ignore_errors=True)
+    final = finalize_run(staging)
+    return TrainResult(final, config, history, metrics, dataset.sizes(), seconds)
