@@ -1,0 +1,142 @@
+"""`train` end to end: the run directory, reproducibility, the CLI's output and errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from digitcli.cli import app
+from digitcli.config import load_config
+from digitcli.inference import NumpyModel
+from digitcli.runs import latest_run, list_runs
+from digitcli.trainer import train
+
+TINY = ["train.epochs=3", "data.limit=400"]
+
+
+def test_train_cli_writes_a_complete_run(runner) -> None:  # type: ignore[no-untyped-def]
+    result = runner.invoke(app, ["train", *sum((["--set", o] for o in TINY), [])])
+    assert result.exit_code == 0, result.stderr
+    run_dir = Path(result.stdout.strip())
+    assert run_dir.parent == Path("results") and run_dir.is_dir()
+    assert sorted(p.name for p in run_dir.iterdir()) == [
+        "config.yaml",
+        "history.csv",
+        "metrics.json",
+        "model.keras",
+        "run.json",
+        "weights.npz",
+    ]
+    assert latest_run(Path("results")) == run_dir
+    assert (Path("results") / "latest").read_text().strip() == run_dir.name
+    # Plain progress when not on a terminal: one parseable line per epoch, no ANSI codes.
+    epoch_lines = [line for line in result.stderr.splitlines() if line.startswith("epoch ")]
+    assert [line.split()[1] for line in epoch_lines] == ["1/3", "2/3", "3/3"]
+    assert "\x1b[" not in result.stderr + result.stdout
+    assert "test: loss=" in result.stderr and "errors out of" in result.stderr
+
+    with (run_dir / "history.csv").open() as handle:
+        history = list(csv.DictReader(handle))
+    assert [row["epoch"] for row in history] == ["1", "2", "3"]
+    assert set(history[0]) == {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"}
+
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert set(metrics) == {"train", "validation", "test"}
+    for split in metrics.values():
+        assert split["errors"] == round((1 - split["accuracy"]) * split["total"])
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["seed"] == 1234 and meta["data"]["source"] == "digits"
+    assert len(meta["data"]["fingerprint"]) == 16
+    assert {"tensorflow", "keras", "numpy", "digitcli"} <= set(meta["versions"])
+    assert meta["wall_seconds"] > 0
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert saved["train"]["epochs"] == 3 and saved["data"]["limit"] == 400
+
+
+def test_metrics_match_the_saved_model(trained_run: Path) -> None:
+    from digitcli.data import load_dataset
+
+    config = load_config(trained_run / "config.yaml")
+    data = load_dataset(config.data, config.seed)
+    model = NumpyModel.load(trained_run / "weights.npz")
+    predicted = model.logits(data.test.x).argmax(axis=1)
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert metrics["test"]["errors"] == int(np.count_nonzero(predicted != data.test.y))
+    assert metrics["test"]["total"] == len(data.test)
+
+
+def test_same_config_and_seed_give_identical_metrics(tmp_path: Path) -> None:
+    config = load_config(None, [*TINY, f"output.dir={tmp_path}"])
+    first = train(config)
+    second = train(config)
+    assert first.run_dir != second.run_dir  # runs never overwrite each other
+    assert first.metrics == second.metrics
+    assert [log.loss for log in first.history] == [log.loss for log in second.history]
+    assert len(list_runs(tmp_path)) == 2
+
+
+def test_saved_config_reproduces_the_run(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    first = runner.invoke(app, ["train", "--set", "train.epochs=2", "--set", "data.limit=300"])
+    run_dir = Path(first.stdout.strip())
+    again = runner.invoke(app, ["train", "--config", str(run_dir / "config.yaml")])
+    assert again.exit_code == 0, again.stderr
+    rerun = Path(again.stdout.strip())
+    assert json.loads((rerun / "metrics.json").read_text()) == json.loads(
+        (run_dir / "metrics.json").read_text()
+    )
+
+
+def test_keras_engine_trains_the_same_model(tmp_path: Path) -> None:
+    fast = train(load_config(None, [*TINY, f"output.dir={tmp_path}"]))
+    reference = train(load_config(None, [*TINY, f"output.dir={tmp_path}", "train.engine=keras"]))
+    for split in ("train", "validation", "test"):
+        assert fast.metrics[split]["accuracy"] == pytest.approx(
+            reference.metrics[split]["accuracy"], abs=0.01
+        )
+        assert fast.metrics[split]["loss"] == pytest.approx(reference.metrics[split]["loss"], abs=1e-3)
+
+
+def test_json_output(runner) -> None:  # type: ignore[no-untyped-def]
+    result = runner.invoke(app, ["--quiet", "train", "--json", "--set", "train.epochs=1", "--set", "data.limit=200"])
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert Path(document["run_dir"]).is_dir()
+    assert document["epochs"] == 1
+    assert result.stderr == ""  # --quiet: no progress
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "train.epochs=0"], "error: config (with --set): train.epochs: Input should be greater than 0 (got 0)\n"),
+        (["--config", "nope.yaml"], "error: nope.yaml: config file not found\n"),
+        (["--set", "train.epoch=3"], "error: --set train.epoch=3: unknown key train.epoch (known keys: batch_size, engine, epochs, learning_rate)\n"),
+        (["--set", "data.source=npy"], "error: data.source is npy but data.path is not set (X.npy or its folder)\n"),
+        (["--resume", "results/nothing.partial"], "error: results/nothing.partial: no interrupted run found to resume\n"),
+    ],
+)
+def test_train_errors_are_one_line(runner, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+    result = runner.invoke(app, ["train", *args])
+    assert result.stderr == message
+    assert result.exit_code in (1, 2)
+    assert result.stdout == ""
+    assert not list_runs(Path("results"))
+
+
+def test_bad_config_exit_code_is_usage(runner) -> None:  # type: ignore[no-untyped-def]
+    Path("bad.yaml").write_text("train: {epochs: -1}\n")
+    result = runner.invoke(app, ["train", "--config", "bad.yaml"])
+    assert result.exit_code == 2
+    assert result.stderr == "error: bad.yaml: train.epochs: Input should be greater than 0 (got -1)\n"
+
+
+def test_unwritable_results_folder(runner) -> None:  # type: ignore[no-untyped-def]
+    Path("results").write_text("a file where the results folder should be")
+    result = runner.invoke(app, ["train", "--set", "train.epochs=1", "--set", "data.limit=200"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: results: cannot create the results folder")
