@@ -22,7 +22,7 @@ def assert_canonical(data: Dataset) -> None:
     for split in (data.train, data.validation, data.test):
         assert split.x.dtype == np.float32 and split.x.shape[1] == 400
         assert split.y.dtype == np.int32
-        assert 0.0 <= split.x.min() and split.x.max() <= 1.0
+        assert split.x.min() >= 0.0 and split.x.max() <= 1.0
         assert set(np.unique(split.y)) <= set(range(10))
         # Fitted into the box: every image touches the frame's full extent along its longer side.
         images = split.x.reshape(-1, 20, 20)
@@ -74,7 +74,9 @@ def test_lab_npy_column_major_comes_back_upright(tmp_path: Path) -> None:
     np.testing.assert_allclose(data.train.x[0], expected)
     assert set(data.train.y) == {7}
     # Reading the same rows as row-major gives the transposed (wrong) image.
-    sideways = dataset("data.source=npy", f"data.path={tmp_path / 'X.npy'}", "data.pixel_order=row_major")
+    sideways = dataset(
+        "data.source=npy", f"data.path={tmp_path / 'X.npy'}", "data.pixel_order=row_major"
+    )
     assert not np.allclose(sideways.train.x[0], expected)
 
 
@@ -95,14 +97,20 @@ def test_folder_source_reads_images_per_label(tmp_path: Path) -> None:
     ("x", "y", "message"),
     [
         (np.zeros((5, 400)), np.zeros(4), "X.npy has 5 images but"),
-        (np.zeros((5, 399)), np.zeros(5), "expected N rows of 400 pixels (20x20), got shape (5, 399)"),
+        (
+            np.zeros((5, 399)),
+            np.zeros(5),
+            "expected N rows of 400 pixels (20x20), got shape (5, 399)",
+        ),
         (np.full((5, 400), np.nan), np.zeros(5), "pixels contain NaN or infinite values"),
         (np.zeros((5, 400)), np.array([0, 1, 2, 3, 12]), "labels must be in 0-9, found 12"),
         (np.zeros((5, 400)), np.array([0, 1, 2.5, 3, 4]), "labels must be whole numbers 0-9"),
         (np.zeros((5, 400)), np.array(["a"] * 5), "labels must be integers 0-9"),
     ],
 )
-def test_bad_lab_files_are_rejected(tmp_path: Path, x: np.ndarray, y: np.ndarray, message: str) -> None:
+def test_bad_lab_files_are_rejected(
+    tmp_path: Path, x: np.ndarray, y: np.ndarray, message: str
+) -> None:
     np.save(tmp_path / "X.npy", x)
     np.save(tmp_path / "y.npy", y)
     with pytest.raises(DataError) as caught:

@@ -40,7 +40,9 @@ def test_numpy_forward_pass_matches_keras(tmp_path: Path) -> None:
     save_weights_npz(model, config.model, tmp_path / "weights.npz")
     numpy_model = NumpyModel.load(tmp_path / "weights.npz")
     images = np.random.default_rng(0).random((50, 400), dtype=np.float32)
-    np.testing.assert_allclose(numpy_model.logits(images), model.predict(images, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        numpy_model.logits(images), model.predict(images, verbose=0), atol=1e-5
+    )
     assert numpy_model.logits(images[0]).shape == (10,)
     with pytest.raises(ModelError, match="expects 400 pixels per image, got shape"):
         numpy_model.logits(np.zeros((2, 784)))

@@ -68,7 +68,10 @@ def test_sigint_checkpoints_and_resume_matches_uninterrupted_run() -> None:
 
 def test_two_concurrent_trainings_both_complete() -> None:
     args = digitcli("train", "--set", "data.limit=300", "--set", "train.epochs=3")
-    processes = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    processes = [
+        subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     outputs = [process.communicate(timeout=240) for process in processes]
     assert [process.returncode for process in processes] == [0, 0], [err for _, err in outputs]
     run_dirs = {Path(out.strip()) for out, _ in outputs}
@@ -77,7 +80,11 @@ def test_two_concurrent_trainings_both_complete() -> None:
     assert latest_run(Path("results")) in run_dirs
     for run_dir in run_dirs:
         assert (run_dir / "metrics.json").is_file() and (run_dir / "run.json").is_file()
-    assert not [p for p in Path("results").iterdir() if p.name.endswith(PARTIAL_SUFFIX) or p.name.startswith(".")]
+    assert not [
+        p
+        for p in Path("results").iterdir()
+        if p.name.endswith(PARTIAL_SUFFIX) or p.name.startswith(".")
+    ]
 
 
 def test_partial_runs_are_never_used(trained_run: Path, tmp_path: Path) -> None:
@@ -89,7 +96,9 @@ def test_partial_runs_are_never_used(trained_run: Path, tmp_path: Path) -> None:
     assert list_runs(root) == []
     with pytest.raises(RunNotFoundError, match="holds no complete run"):
         resolve_run(root)
-    with pytest.raises(RunNotFoundError, match="did not finish; resume it with: digitcli train --resume"):
+    with pytest.raises(
+        RunNotFoundError, match="did not finish; resume it with: digitcli train --resume"
+    ):
         resolve_run(root / f"20990101-000000-x-abcdef{PARTIAL_SUFFIX}")
     complete = root / trained_run.name
     shutil.copytree(trained_run, complete)
@@ -100,7 +109,9 @@ def test_partial_runs_are_never_used(trained_run: Path, tmp_path: Path) -> None:
 def test_missing_run_directory_is_one_line() -> None:
     with pytest.raises(RunNotFoundError, match=r"^nowhere: run directory not found$"):
         resolve_run(Path("nowhere"))
-    with pytest.raises(RunNotFoundError, match=r"results: results folder not found \(train one first"):
+    with pytest.raises(
+        RunNotFoundError, match=r"results: results folder not found \(train one first"
+    ):
         resolve_run(None)
 
 
@@ -110,7 +121,15 @@ def test_read_only_results_folder(tmp_path: Path) -> None:
     root.mkdir()
     root.chmod(0o500)
     try:
-        result = run_cli("train", "--set", f"output.dir={root}", "--set", "train.epochs=1", "--set", "data.limit=200")
+        result = run_cli(
+            "train",
+            "--set",
+            f"output.dir={root}",
+            "--set",
+            "train.epochs=1",
+            "--set",
+            "data.limit=200",
+        )
     finally:
         root.chmod(0o700)
     assert result.returncode == 1

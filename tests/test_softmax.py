@@ -26,7 +26,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("logits", CASES, ids=["small", "huge", "very-negative", "batch", "wide-batch"])
+@pytest.mark.parametrize(
+    "logits", CASES, ids=["small", "huge", "very-negative", "batch", "wide-batch"]
+)
 def test_numpy_softmax_matches_tensorflow(logits: np.ndarray, tf) -> None:  # type: ignore[no-untyped-def]
     expected = tf.nn.softmax(tf.constant(logits, dtype=tf.float64)).numpy()
     result = my_softmax(logits)
@@ -36,7 +38,9 @@ def test_numpy_softmax_matches_tensorflow(logits: np.ndarray, tf) -> None:  # ty
     np.testing.assert_allclose(result.sum(axis=-1), 1.0, atol=1e-12)
 
 
-@pytest.mark.parametrize("logits", CASES, ids=["small", "huge", "very-negative", "batch", "wide-batch"])
+@pytest.mark.parametrize(
+    "logits", CASES, ids=["small", "huge", "very-negative", "batch", "wide-batch"]
+)
 def test_tensorflow_softmax_matches_tensorflow(logits: np.ndarray, tf) -> None:  # type: ignore[no-untyped-def]
     values = tf.constant(logits, dtype=tf.float32)
     np.testing.assert_allclose(

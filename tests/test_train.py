@@ -20,7 +20,7 @@ TINY = ["train.epochs=3", "data.limit=400"]
 
 
 def test_train_cli_writes_a_complete_run(runner) -> None:  # type: ignore[no-untyped-def]
-    result = runner.invoke(app, ["train", *sum((["--set", o] for o in TINY), [])])
+    result = runner.invoke(app, ["train", *[arg for o in TINY for arg in ("--set", o)]])
     assert result.exit_code == 0, result.stderr
     run_dir = Path(result.stdout.strip())
     assert run_dir.parent == Path("results") and run_dir.is_dir()
@@ -98,11 +98,15 @@ def test_keras_engine_trains_the_same_model(tmp_path: Path) -> None:
         assert fast.metrics[split]["accuracy"] == pytest.approx(
             reference.metrics[split]["accuracy"], abs=0.01
         )
-        assert fast.metrics[split]["loss"] == pytest.approx(reference.metrics[split]["loss"], abs=1e-3)
+        assert fast.metrics[split]["loss"] == pytest.approx(
+            reference.metrics[split]["loss"], abs=1e-3
+        )
 
 
 def test_json_output(runner) -> None:  # type: ignore[no-untyped-def]
-    result = runner.invoke(app, ["--quiet", "train", "--json", "--set", "train.epochs=1", "--set", "data.limit=200"])
+    result = runner.invoke(
+        app, ["--quiet", "train", "--json", "--set", "train.epochs=1", "--set", "data.limit=200"]
+    )
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
     assert Path(document["run_dir"]).is_dir()
@@ -113,11 +117,23 @@ def test_json_output(runner) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--set", "train.epochs=0"], "error: config (with --set): train.epochs: Input should be greater than 0 (got 0)\n"),
+        (
+            ["--set", "train.epochs=0"],
+            "error: config (with --set): train.epochs: Input should be greater than 0 (got 0)\n",
+        ),
         (["--config", "nope.yaml"], "error: nope.yaml: config file not found\n"),
-        (["--set", "train.epoch=3"], "error: --set train.epoch=3: unknown key train.epoch (known keys: batch_size, engine, epochs, learning_rate)\n"),
-        (["--set", "data.source=npy"], "error: data.source is npy but data.path is not set (X.npy or its folder)\n"),
-        (["--resume", "results/nothing.partial"], "error: results/nothing.partial: no interrupted run found to resume\n"),
+        (
+            ["--set", "train.epoch=3"],
+            "error: --set train.epoch=3: unknown key train.epoch (known keys: batch_size, engine, epochs, learning_rate)\n",
+        ),
+        (
+            ["--set", "data.source=npy"],
+            "error: data.source is npy but data.path is not set (X.npy or its folder)\n",
+        ),
+        (
+            ["--resume", "results/nothing.partial"],
+            "error: results/nothing.partial: no interrupted run found to resume\n",
+        ),
     ],
 )
 def test_train_errors_are_one_line(runner, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
@@ -132,7 +148,9 @@ def test_bad_config_exit_code_is_usage(runner) -> None:  # type: ignore[no-untyp
     Path("bad.yaml").write_text("train: {epochs: -1}\n")
     result = runner.invoke(app, ["train", "--config", "bad.yaml"])
     assert result.exit_code == 2
-    assert result.stderr == "error: bad.yaml: train.epochs: Input should be greater than 0 (got -1)\n"
+    assert (
+        result.stderr == "error: bad.yaml: train.epochs: Input should be greater than 0 (got -1)\n"
+    )
 
 
 def test_unwritable_results_folder(runner) -> None:  # type: ignore[no-untyped-def]

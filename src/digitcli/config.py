@@ -33,18 +33,24 @@ class DataSource(str, Enum):
 
 
 class PixelOrder(str, Enum):
-    column_major = "column_major"  # the lab's X.npy: each row is a 20x20 image stored column by column
+    column_major = (
+        "column_major"  # the lab's X.npy: each row is a 20x20 image stored column by column
+    )
     row_major = "row_major"
 
 
 class AugmentConfig(_Strict):
     """Random changes applied to training images each epoch, so the model copes with real drawings."""
 
-    enabled: bool = Field(False, description="Turn augmentation on (off: the plain reference recipe).")
+    enabled: bool = Field(
+        False, description="Turn augmentation on (off: the plain reference recipe)."
+    )
     max_shift: float = Field(
         1.5, ge=0, le=5, description="Largest random shift in pixels, in each direction."
     )
-    max_rotation: float = Field(12.0, ge=0, le=45, description="Largest random rotation in degrees.")
+    max_rotation: float = Field(
+        12.0, ge=0, le=45, description="Largest random rotation in degrees."
+    )
     max_scale: float = Field(
         0.1, ge=0, le=0.5, description="Largest relative change of size (0.1: 90% to 110%)."
     )
@@ -87,7 +93,9 @@ class DataConfig(_Strict):
     @model_validator(mode="after")
     def _fractions_leave_training_data(self) -> DataConfig:
         if self.validation_fraction + self.test_fraction >= 0.9:
-            raise ValueError("validation_fraction + test_fraction must leave at least 10% to train on")
+            raise ValueError(
+                "validation_fraction + test_fraction must leave at least 10% to train on"
+            )
         return self
 
 
@@ -113,7 +121,7 @@ def _reference_layers() -> list[LayerConfig]:
 
 class ModelConfig(_Strict):
     input_size: Literal[400] = Field(
-        INPUT_SIZE, description="Pixels per image: every source delivers 20x20 = 400."
+        400, description="Pixels per image: every source delivers 20x20 = 400."
     )
     layers: list[LayerConfig] = Field(
         default_factory=_reference_layers,
@@ -126,7 +134,9 @@ class ModelConfig(_Strict):
     def _output_layer_is_logits(cls, layers: list[LayerConfig]) -> list[LayerConfig]:
         output = layers[-1]
         if output.units != NUM_CLASSES:
-            raise ValueError(f"the last layer is the output and must have 10 units, not {output.units}")
+            raise ValueError(
+                f"the last layer is the output and must have 10 units, not {output.units}"
+            )
         if output.activation is not Activation.linear:
             raise ValueError(
                 "the last layer must be linear: the loss is computed from logits "
@@ -141,14 +151,18 @@ class Engine(str, Enum):
 
 
 class TrainConfig(_Strict):
-    engine: Engine = Field(Engine.fast, description="fast (compiled epoch loop) or keras (model.fit).")
+    engine: Engine = Field(
+        Engine.fast, description="fast (compiled epoch loop) or keras (model.fit)."
+    )
     epochs: int = Field(40, gt=0, le=100_000, description="Passes over the training data.")
     batch_size: int = Field(32, gt=0, le=1_000_000, description="Images per gradient step.")
     learning_rate: float = Field(0.001, gt=0, le=10, description="Adam's step size.")
 
 
 class OutputConfig(_Strict):
-    dir: str = Field("results", min_length=1, description="Results root: each run gets a folder here.")
+    dir: str = Field(
+        "results", min_length=1, description="Results root: each run gets a folder here."
+    )
 
 
 class Config(_Strict):

@@ -37,7 +37,11 @@ class Dataset:
     fingerprint: str  # sha256 of all canonical images and labels: same data <=> same fingerprint
 
     def sizes(self) -> dict[str, int]:
-        return {"train": len(self.train), "validation": len(self.validation), "test": len(self.test)}
+        return {
+            "train": len(self.train),
+            "validation": len(self.validation),
+            "test": len(self.test),
+        }
 
 
 def check_labels(labels: np.ndarray, where: str) -> np.ndarray:
@@ -86,7 +90,9 @@ def _load_digits() -> tuple[np.ndarray, np.ndarray]:
 
 def _npz_array(archive: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
     if key not in archive.files:
-        raise DataError(f"{path}: missing array {key!r} (expected x_train, y_train, x_test, y_test)")
+        raise DataError(
+            f"{path}: missing array {key!r} (expected x_train, y_train, x_test, y_test)"
+        )
     return np.asarray(archive[key])
 
 
@@ -109,7 +115,8 @@ def _load_mnist(path: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
         try:
             with np.load(source, allow_pickle=False) as archive:
                 x_train, y_train, x_test, y_test = (
-                    _npz_array(archive, key, source) for key in ("x_train", "y_train", "x_test", "y_test")
+                    _npz_array(archive, key, source)
+                    for key in ("x_train", "y_train", "x_test", "y_test")
                 )
         except DigitcliError:
             raise
@@ -125,7 +132,9 @@ def _load_mnist(path: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     y_test = check_labels(y_test, f"{source} y_test")
     for name, images, labels in (("train", x_train, y_train), ("test", x_test, y_test)):
         if len(images) != len(labels):
-            raise DataError(f"{source}: x_{name} has {len(images)} images but y_{name} {len(labels)} labels")
+            raise DataError(
+                f"{source}: x_{name} has {len(images)} images but y_{name} {len(labels)} labels"
+            )
     return x_train, y_train, x_test, y_test
 
 
@@ -192,7 +201,9 @@ def _load_folder(config: DataConfig) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(images), np.asarray(labels, dtype=np.int32)
 
 
-def _subsample(images: np.ndarray, labels: np.ndarray, limit: int | None, seed: int):  # type: ignore[no-untyped-def]
+def _subsample(
+    images: np.ndarray, labels: np.ndarray, limit: int | None, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     if limit is None or limit >= len(labels):
         return images, labels
     keep = np.sort(np.random.default_rng(seed).permutation(len(labels))[:limit])
@@ -238,7 +249,11 @@ def load_dataset(config: DataConfig, seed: int) -> Dataset:
     images, labels = _subsample(images, labels, config.limit, seed)
     if len(labels) == 0:
         raise DataError(f"the {config.source.value} dataset is empty")
-    x = images.reshape(len(images), INPUT_SIZE) if images.shape[1:] == (SIDE, SIDE) and config.source is DataSource.folder else to_canonical(images)
+    x = (
+        images.reshape(len(images), INPUT_SIZE)
+        if images.shape[1:] == (SIDE, SIDE) and config.source is DataSource.folder
+        else to_canonical(images)
+    )
     if own_test is None:
         x_pool, y_pool, x_test, y_test = _stratified_split(x, labels, config.test_fraction, seed)
     else:

@@ -56,9 +56,7 @@ def epoch_permutation(seed: int, epoch: int, size: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(size).astype(np.int32)
 
 
-def epoch_images(
-    x: np.ndarray, seed: int, epoch: int, augment: AugmentConfig
-) -> np.ndarray:
+def epoch_images(x: np.ndarray, seed: int, epoch: int, augment: AugmentConfig) -> np.ndarray:
     """Training images for one epoch: augmented with an RNG derived from (seed, epoch), if enabled."""
     if not augment.enabled:
         return x
@@ -148,7 +146,9 @@ def _fit_fast(request: FitRequest) -> list[EpochLog]:
     for epoch in range(request.start_epoch + 1, request.epochs + 1):
         started = time.perf_counter()
         if request.augment.enabled:
-            images = tf.constant(epoch_images(request.x_train, request.seed, epoch, request.augment))
+            images = tf.constant(
+                epoch_images(request.x_train, request.seed, epoch, request.augment)
+            )
         else:
             images = resident
         order = tf.constant(epoch_permutation(request.seed, epoch, count))

@@ -7,6 +7,7 @@ probabilities agree with `--engine tf` to about 1e-6.
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,11 +16,29 @@ import numpy as np
 from digitcli.errors import ModelError
 from digitcli.softmax import log_softmax, my_softmax
 
-_ACTIVATIONS = {
-    "relu": lambda x: np.maximum(x, 0, out=x),
-    "linear": lambda x: x,
-    "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
-    "tanh": np.tanh,
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0, out=x)
+
+
+def _linear(x: np.ndarray) -> np.ndarray:
+    return x
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    result: np.ndarray = 1.0 / (1.0 + np.exp(-x))
+    return result
+
+
+def _tanh(x: np.ndarray) -> np.ndarray:
+    return np.tanh(x)
+
+
+_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "relu": _relu,
+    "linear": _linear,
+    "sigmoid": _sigmoid,
+    "tanh": _tanh,
 }
 
 
@@ -44,7 +63,9 @@ class NumpyModel:
         try:
             with np.load(path, allow_pickle=False) as archive:
                 activations = [str(name) for name in archive["activations"]]
-                kernels = [archive[f"kernel_{i}"].astype(np.float32) for i in range(len(activations))]
+                kernels = [
+                    archive[f"kernel_{i}"].astype(np.float32) for i in range(len(activations))
+                ]
                 biases = [archive[f"bias_{i}"].astype(np.float32) for i in range(len(activations))]
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise ModelError(
@@ -69,12 +90,16 @@ class NumpyModel:
             raise ModelError(
                 f"the model expects {self.input_size} pixels per image, got shape {tuple(x.shape)}"
             )
-        outputs = [self._forward(x[start : start + batch_size]) for start in range(0, len(x), batch_size)]
+        outputs = [
+            self._forward(x[start : start + batch_size]) for start in range(0, len(x), batch_size)
+        ]
         result = np.concatenate(outputs) if outputs else np.zeros((0, self.num_classes), np.float32)
         return result[0] if single else result
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
-        for kernel, bias, activation in zip(self.kernels, self.biases, self.activations, strict=True):
+        for kernel, bias, activation in zip(
+            self.kernels, self.biases, self.activations, strict=True
+        ):
             x = _ACTIVATIONS[activation](x @ kernel + bias)
         return x
 

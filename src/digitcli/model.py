@@ -29,7 +29,9 @@ def build_model(model_config: ModelConfig, learning_rate: float = 0.001) -> kera
     last = len(model_config.layers) - 1
     for index, layer in enumerate(model_config.layers):
         name = "logits" if index == last else f"dense_{index + 1}"
-        hidden = keras.layers.Dense(layer.units, activation=layer.activation.value, name=name)(hidden)
+        hidden = keras.layers.Dense(layer.units, activation=layer.activation.value, name=name)(
+            hidden
+        )
     model = keras.Model(inputs=inputs, outputs=hidden, name="digitcli")
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
@@ -56,7 +58,9 @@ def load_keras_model(path: Path) -> keras.Model:
     try:
         return keras.models.load_model(path, compile=True)
     except Exception as exc:
-        raise ModelError(f"{path}: cannot load the Keras model (truncated or corrupt?): {exc}") from exc
+        raise ModelError(
+            f"{path}: cannot load the Keras model (truncated or corrupt?): {exc}"
+        ) from exc
 
 
 def save_weights_npz(model: keras.Model, model_config: ModelConfig, path: Path) -> None:
@@ -69,4 +73,4 @@ def save_weights_npz(model: keras.Model, model_config: ModelConfig, path: Path) 
         arrays[f"bias_{index}"] = np.asarray(bias, dtype=np.float32)
     arrays["activations"] = np.array([layer.activation.value for layer in model_config.layers])
     with path.open("wb") as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub mistypes **kwds

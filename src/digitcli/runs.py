@@ -51,7 +51,9 @@ def create_staging_dir(root: Path, label: str) -> Path:
         except FileExistsError:
             continue
         except OSError as exc:
-            raise OutputError(f"{root}: cannot write into the results folder ({exc.strerror})") from exc
+            raise OutputError(
+                f"{root}: cannot write into the results folder ({exc.strerror})"
+            ) from exc
     raise OutputError(f"{root}: could not find a free run name")
 
 
@@ -76,7 +78,9 @@ def finalize_run(staging: Path) -> Path:
     try:
         os.rename(staging, final)
     except OSError as exc:
-        raise OutputError(f"{staging}: cannot move the finished run into place ({exc.strerror})") from exc
+        raise OutputError(
+            f"{staging}: cannot move the finished run into place ({exc.strerror})"
+        ) from exc
     write_text_atomic(final.parent / LATEST_POINTER, final.name + "\n")
     return final
 
@@ -152,7 +156,9 @@ def resolve_model(path: Path | None, default_root: Path = Path("results")) -> Mo
     if not weights.is_file() and not keras_file.is_file():
         raise ModelError(f"{run_dir}: holds neither {WEIGHTS_FILE} nor {KERAS_FILE}")
     return ModelFiles(
-        run_dir, weights if weights.is_file() else None, keras_file if keras_file.is_file() else None
+        run_dir,
+        weights if weights.is_file() else None,
+        keras_file if keras_file.is_file() else None,
     )
 
 

@@ -46,7 +46,7 @@ def load_tensorflow() -> ModuleType:
         import tensorflow as tf
 
         # Build one tiny op so the runtime's lazy initialisation messages are printed now.
-        tf.constant(0.0) + 1.0  # noqa: B018
+        tf.constant(0.0) + 1.0
     if not verbose:
         tf.get_logger().setLevel("ERROR")
     return tf

@@ -85,7 +85,7 @@ def graceful_interrupts() -> Iterator[_StopFlag]:
             raise KeyboardInterrupt
         flag.requested = True
 
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     try:
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.signal(signum, handle)
@@ -121,20 +121,21 @@ def write_history(history: list[EpochLog], path: Path) -> None:
             writer.writerow({key: f"{value:.6g}" for key, value in log.as_dict().items()})
 
 
+def epoch_log_from_dict(row: dict[str, Any]) -> EpochLog:
+    return EpochLog(
+        epoch=int(row["epoch"]),
+        loss=float(row["loss"]),
+        accuracy=float(row["accuracy"]),
+        val_loss=float(row["val_loss"]),
+        val_accuracy=float(row["val_accuracy"]),
+        seconds=float(row["seconds"]),
+    )
+
+
 def read_history(path: Path) -> list[EpochLog]:
     try:
         with path.open(newline="", encoding="utf-8") as handle:
-            return [
-                EpochLog(
-                    epoch=int(row["epoch"]),
-                    loss=float(row["loss"]),
-                    accuracy=float(row["accuracy"]),
-                    val_loss=float(row["val_loss"]),
-                    val_accuracy=float(row["val_accuracy"]),
-                    seconds=float(row["seconds"]),
-                )
-                for row in csv.DictReader(handle)
-            ]
+            return [epoch_log_from_dict(row) for row in csv.DictReader(handle)]
     except FileNotFoundError as exc:
         raise ModelError(f"{path}: training history not found") from exc
     except (OSError, KeyError, ValueError, TypeError) as exc:
@@ -176,14 +177,16 @@ def _load_checkpoint(staging: Path) -> tuple[Config, Any, list[EpochLog], str]:
     if not staging.is_dir():
         raise ModelError(f"{staging}: no interrupted run here to resume")
     if not staging.name.endswith(PARTIAL_SUFFIX):
-        raise ModelError(f"{staging}: this run is complete; only interrupted (.partial) runs resume")
+        raise ModelError(
+            f"{staging}: this run is complete; only interrupted (.partial) runs resume"
+        )
     checkpoint = staging / CHECKPOINT_DIR
     if not (checkpoint / CHECKPOINT_STATE).is_file():
         raise ModelError(f"{staging}: holds no checkpoint (it was not interrupted cleanly)")
     config = load_config(staging / CONFIG_FILE)
     state = read_json(checkpoint / CHECKPOINT_STATE)
     model = load_keras_model(checkpoint / KERAS_FILE)
-    history = [EpochLog(**{k: float(v) if k != "epoch" else int(v) for k, v in log.items()}) for log in state["history"]]
+    history = [epoch_log_from_dict(log) for log in state["history"]]
     return config, model, history, str(state["data_fingerprint"])
 
 

@@ -61,7 +61,9 @@ def main_options(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="With --version: also library versions.")
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only results and errors.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only results and errors.")
+    ] = False,
     no_color: Annotated[
         bool, typer.Option("--no-color", help="No colours (also: NO_COLOR environment variable).")
     ] = False,
