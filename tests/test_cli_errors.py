@@ -1,0 +1,78 @@
+"""The error model: one line on stderr, a documented exit code, tracebacks only with --debug."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from digitcli.cli import app
+from digitcli.errors import ExitCode
+
+
+@pytest.fixture
+def broken_loader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make config loading hit a bug (an unexpected exception), as a stand-in for any defect."""
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("digitcli.config.load_config", explode)
+
+
+def test_unexpected_exception_is_short_with_debug_hint(runner, broken_loader) -> None:  # type: ignore[no-untyped-def]
+    result = runner.invoke(app, ["train"])
+    assert result.exit_code == ExitCode.INTERNAL == 70
+    assert result.stderr == (
+        "error: unexpected RuntimeError: boom (this is a bug; rerun with --debug for the "
+        "traceback and report it)\n"
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_shows_the_traceback(runner, broken_loader) -> None:  # type: ignore[no-untyped-def]
+    result = runner.invoke(app, ["--debug", "train"])
+    assert result.exit_code == 70
+    assert "Traceback (most recent call last)" in result.stderr
+    assert 'raise RuntimeError("boom")' in result.stderr
+
+
+def test_usage_errors_exit_2(runner) -> None:  # type: ignore[no-untyped-def]
+    result = runner.invoke(app, ["train", "--no-such-option"])
+    assert result.exit_code == 2
+    assert "No such option" in result.stderr
+
+
+def test_real_process_prints_no_traceback_and_no_tf_noise(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "bad.yaml").write_text("train:\n  epochs: [1, 2\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "digitcli", "train", "--config", str(tmp_path / "bad.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"error: {tmp_path / 'bad.yaml'}: YAML syntax error at line 3")
+
+
+def test_training_process_prints_no_tensorflow_noise() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "digitcli",
+            "train",
+            "--set",
+            "train.epochs=1",
+            "--set",
+            "data.limit=200",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    for line in result.stderr.splitlines():
+        assert line.startswith(("epoch ", "train:", "validation:", "test:", "seconds=")), line
