@@ -264,13 +264,35 @@ def read_yaml_document(path: Path) -> dict[str, Any]:
     return document
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Load a config file (or the defaults), apply `--set` overrides and validate the result."""
-    document: dict[str, Any] = read_yaml_document(Path(path)) if path is not None else {}
-    source = str(path) if path is not None else "config"
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """`update` laid over `base`: mappings merge key by key, anything else is replaced."""
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: list[str] | None = None,
+    base: Config | None = None,
+) -> Config:
+    """Load a config file (or the defaults), apply `--set` overrides and validate the result.
+
+    With `base` (e.g. a run's saved config), the file's keys and the overrides are laid over it.
+    """
+    document: dict[str, Any] = base.model_dump(mode="json") if base is not None else {}
+    source = "run config" if base is not None else "config"
+    if path is not None:
+        document = _merge(document, read_yaml_document(Path(path)))
+        source = str(path)
     for text in overrides or []:
         keys, value = parse_override(text)
         _apply_override(document, keys, value, text)
+    if overrides:
         source = f"{source} (with --set)"
     try:
         return Config.model_validate(document)

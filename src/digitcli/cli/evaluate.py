@@ -1,9 +1,259 @@
-"""`digitcli evaluate` (being written)."""
+"""`digitcli evaluate`: score a trained model on a data split and print the results.
+
+Rich tables on a terminal, plain aligned text when piped, one JSON document with --json. The work
+is done by `digitcli.evaluation`; this module only parses options and renders.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+from digitcli.cli._common import handle_errors, info, stdout_console, stdout_is_terminal
+
+if TYPE_CHECKING:
+    from digitcli.evaluation import Evaluation
+
+
+# Mirror digitcli.evaluation.SplitName / EvalEngine: building the command line must not import the
+# evaluation module (and, through it, the data loaders).
+
+
+class SplitChoice(str, Enum):
+    test = "test"
+    validation = "validation"
+    train = "train"
+
+
+class EngineChoice(str, Enum):
+    numpy = "numpy"
+    tf = "tf"
+
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="YAML config whose keys are laid over the run's config (e.g. another data source).",
+        dir_okay=False,
+    ),
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        "-s",
+        metavar="KEY.PATH=VALUE",
+        help="Change the run's config, e.g. --set data.source=mnist (repeatable; wins over --config).",
+    ),
+]
+
+EVALUATE_HELP = """Score a trained model: accuracy, loss, errors, per-digit scores, confusion matrix.
+
+RUN is a run directory, a results folder (its latest run) or a model file (.keras / .npz) beside a
+run's config.yaml; by default the latest run under ./results. The data is rebuilt from the run's
+saved config, so the default is the run's own test split; --config / --set change it.
+
+Examples:
+
+  digitcli evaluate                                   # latest run, its test split
+
+  digitcli evaluate results/<run> --split validation
+
+  digitcli evaluate --json | python -m json.tool
+
+  digitcli evaluate --min-accuracy 0.95               # exit code 4 when below (CI gate)
+
+  digitcli evaluate --set data.source=mnist --set data.path=mnist.npz   # another dataset
+
+The evaluation is also saved as evaluation.json in the run directory (or --output PATH).
+"""
+
+
+def _ratio(value: float) -> str:
+    return f"{value:.4f}"
+
+
+def _summary_rows(evaluation: Evaluation) -> list[tuple[str, str]]:
+    scores = evaluation.scores
+    same = {True: "same as training", False: "differs from training", None: "training data unknown"}
+    return [
+        ("run", evaluation.run),
+        (
+            "data",
+            f"{evaluation.source} {evaluation.split} split, {scores.n_images} images "
+            f"(fingerprint {evaluation.fingerprint}, {same[evaluation.matches_run]})",
+        ),
+        ("engine", evaluation.engine),
+        ("accuracy", _ratio(scores.accuracy)),
+        ("loss", _ratio(scores.loss)),
+        ("errors", f"{scores.errors} errors out of {scores.n_images} images"),
+    ]
+
+
+def render_plain(evaluation: Evaluation) -> str:
+    """Aligned, colourless text: greppable and stable for scripts."""
+    scores = evaluation.scores
+    lines = [f"{key}: {value}" for key, value in _summary_rows(evaluation)]
+    lines += ["", f"{'digit':<6} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>8}"]
+    for entry in scores.per_class:
+        lines.append(
+            f"{entry.digit:<6} {entry.precision:>9.4f} {entry.recall:>9.4f} {entry.f1:>9.4f} "
+            f"{entry.support:>8}"
+        )
+    macro = scores.macro_avg
+    lines.append(
+        f"{'macro':<6} {macro['precision']:>9.4f} {macro['recall']:>9.4f} {macro['f1']:>9.4f} "
+        f"{int(macro['support']):>8}"
+    )
+    width = max(5, *(len(str(count)) for row in scores.confusion_matrix for count in row))
+    lines += [
+        "",
+        "confusion matrix (rows: true digit, columns: predicted digit)",
+        "true\\pred " + " ".join(f"{digit:>{width}}" for digit in range(len(scores.per_class))),
+    ]
+    for digit, row in enumerate(scores.confusion_matrix):
+        lines.append(f"{digit:<9} " + " ".join(f"{count:>{width}}" for count in row))
+    return "\n".join(lines)
+
+
+def render_rich(evaluation: Evaluation) -> None:
+    """Three tables on the terminal: summary, per-digit scores, confusion matrix."""
+    from rich.table import Table
+
+    console = stdout_console()
+    # Styles only with colour on, so NO_COLOR leaves nothing but text and box lines.
+    styled = console.color_system is not None and not console.no_color
+    scores = evaluation.scores
+
+    summary = Table(title="Evaluation", show_header=False, title_style="bold" if styled else "")
+    summary.add_column("what", style="bold" if styled else "")
+    summary.add_column("value")
+    for key, value in _summary_rows(evaluation):
+        summary.add_row(key, value)
+    console.print(summary)
+
+    header = "bold" if styled else ""
+    per_class = Table(title="Per digit", header_style=header, title_style=header)
+    for column in ("digit", "precision", "recall", "f1", "support"):
+        per_class.add_column(column, justify="right")
+    for entry in scores.per_class:
+        per_class.add_row(
+            str(entry.digit),
+            _ratio(entry.precision),
+            _ratio(entry.recall),
+            _ratio(entry.f1),
+            str(entry.support),
+        )
+    macro = scores.macro_avg
+    per_class.add_section()
+    per_class.add_row(
+        "macro",
+        _ratio(macro["precision"]),
+        _ratio(macro["recall"]),
+        _ratio(macro["f1"]),
+        str(int(macro["support"])),
+    )
+    console.print(per_class)
+
+    matrix = Table(
+        title="Confusion matrix (rows: true digit, columns: predicted)",
+        header_style=header,
+        title_style=header,
+    )
+    matrix.add_column("true", justify="right", style=header)
+    width = max(len(str(count)) for row in scores.confusion_matrix for count in row)
+    for digit in range(len(scores.confusion_matrix)):
+        matrix.add_column(str(digit), justify="right", min_width=width)
+    for true, row in enumerate(scores.confusion_matrix):
+        cells = []
+        for predicted, count in enumerate(row):
+            text = str(count)
+            if styled and count:
+                text = f"[green]{text}[/]" if predicted == true else f"[red]{text}[/]"
+            elif styled:
+                text = f"[dim]{text}[/]"
+            cells.append(text)
+        matrix.add_row(str(true), *cells)
+    console.print(matrix)
+
+
+@handle_errors
+def evaluate_command(
+    run: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="RUN",
+            help="Run directory, results folder or model file (default: latest run in ./results).",
+            show_default=False,
+        ),
+    ] = None,
+    config: ConfigOption = None,
+    overrides: SetOption = None,
+    split: Annotated[
+        SplitChoice, typer.Option("--split", help="Which split of the data to score.")
+    ] = SplitChoice.test,
+    engine: Annotated[
+        EngineChoice,
+        typer.Option("--engine", help="numpy: fast forward pass (default); tf: the Keras model."),
+    ] = EngineChoice.numpy,
+    min_accuracy: Annotated[
+        float | None,
+        typer.Option(
+            "--min-accuracy",
+            metavar="X",
+            min=0.0,
+            max=1.0,
+            help="Exit with code 4 when accuracy is below X (0-1); results are still printed.",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="Where to save the JSON (a file, or a folder for evaluation.json; default: the run).",
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables.")
+    ] = False,
+) -> None:
+    from digitcli.evaluation import check_min_accuracy, evaluate_run, save_evaluation
+
+    evaluation = evaluate_run(
+        run,
+        config_file=config,
+        overrides=list(overrides or []),
+        split=split.value,
+        engine=engine.value,
+    )
+    for warning in evaluation.warnings:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
+    if as_json:
+        print(json.dumps(evaluation.to_dict(), indent=2))
+    elif stdout_is_terminal():
+        render_rich(evaluation)
+    else:
+        print(render_plain(evaluation))
+    sys.stdout.flush()
+    saved = save_evaluation(evaluation, output)
+    info(
+        f"evaluated {evaluation.scores.n_images} images in {evaluation.seconds:.3f} s "
+        f"(data loaded in {evaluation.data_seconds:.2f} s); saved {saved}"
+    )
+    if evaluation.matches_run is False and not evaluation.warnings:
+        info(f"note: evaluated on other data than the run was trained on ({evaluation.source})")
+    check_min_accuracy(evaluation, min_accuracy)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's command(s) to the app."""
+    app.command("evaluate", help=EVALUATE_HELP)(evaluate_command)

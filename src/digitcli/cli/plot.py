@@ -1,9 +1,83 @@
-"""`digitcli plot` (being written)."""
+"""`digitcli plot`: write a run's figures and a one-page report.html, print their paths."""
 
 from __future__ import annotations
 
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from digitcli.cli._common import handle_errors, info
+
+
+class FormatChoice(str, Enum):
+    """Mirrors digitcli.plotting.PlotFormat without importing it (or Matplotlib) at start-up."""
+
+    png = "png"
+    svg = "svg"
+    pdf = "pdf"
+
+
+PLOT_HELP = """Draw a run's figures and write report.html, a single page with all of them.
+
+PATH is a run directory or a results folder (then its latest run); default ./results. Figures:
+learning curves, confusion matrix (counts and row-normalised), random test images, misclassified
+images, predicted probabilities, first-layer weights; with --all also every run in the results
+folder compared. Files go to the run's plots/ folder (or --output DIR); their paths are printed
+on stdout, one per line.
+
+Examples:
+
+  digitcli plot results/                  # latest run
+
+  digitcli plot results/ --all --format svg
+
+  digitcli plot results/<run> --output /tmp/figures
+"""
+
+
+@handle_errors
+def plot_command(
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="PATH",
+            help="Run directory or results folder (default: ./results, its latest run).",
+            show_default=False,
+        ),
+    ] = None,
+    all_runs: Annotated[
+        bool, typer.Option("--all", help="Also compare every run in the results folder.")
+    ] = False,
+    fmt: Annotated[
+        FormatChoice, typer.Option("--format", "-f", help="Image format of the figure files.")
+    ] = FormatChoice.png,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="DIR",
+            file_okay=False,
+            help="Folder to write into (default: the run's plots/ folder).",
+        ),
+    ] = None,
+) -> None:
+    from digitcli.plotting import plot_run
+
+    result = plot_run(path, out_dir=output, fmt=fmt.value, all_runs=all_runs)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
+    for file in result.files:
+        print(file)
+    info(
+        f"wrote {len(result.figures)} figures and {result.report.name} in {result.seconds:.1f} s "
+        f"(test accuracy {result.evaluation.accuracy:.4f})"
+    )
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's command(s) to the app."""
+    app.command("plot", help=PLOT_HELP)(plot_command)

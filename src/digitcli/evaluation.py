@@ -1,0 +1,394 @@
+"""Evaluate a trained model on a data split: accuracy, loss, errors, per-class scores, confusion.
+
+`evaluate_run(...)` finds the model (a run directory, a results root or a model file beside a run's
+`config.yaml`), rebuilds the data from the run's saved config (optionally changed by a config file
+and `--set` overrides, e.g. to score a digits model on MNIST), runs the NumPy forward pass (or the
+Keras model) and returns an `Evaluation`, whose `to_dict()` is the stable JSON document described in
+docs/evaluation-schema.md. Nothing here prints; warnings come back in `Evaluation.warnings`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digitcli.config import NUM_CLASSES, Config, load_config
+from digitcli.errors import DataError, ModelError, OutputError, UsageError
+from digitcli.inference import NumpyModel, cross_entropy
+from digitcli.runs import (
+    CONFIG_FILE,
+    EVALUATION_FILE,
+    RUN_FILE,
+    read_json,
+    resolve_model,
+    write_json_atomic,
+)
+from digitcli.softmax import my_softmax
+
+SCHEMA_VERSION = 1
+LABELS = list(range(NUM_CLASSES))
+
+
+class SplitName(str, Enum):
+    test = "test"
+    validation = "validation"
+    train = "train"
+
+
+class EvalEngine(str, Enum):
+    numpy = "numpy"  # NumPy forward pass from weights.npz: no TensorFlow import
+    tf = "tf"  # the saved Keras model (model.keras)
+
+
+@dataclass(frozen=True)
+class EvaluationTarget:
+    """What to evaluate: the model files and the (possibly overridden) config to rebuild data from."""
+
+    model_dir: Path  # the folder holding config.yaml (normally the run directory)
+    run_dir: Path | None  # set when model_dir is a complete run (has run.json)
+    weights: Path | None
+    keras: Path | None
+    config: Config  # the run's config with --config / --set applied
+    run_config: Config | None  # the config the model was trained with, as saved
+    run_fingerprint: str | None  # run.json's data.fingerprint
+
+
+@dataclass(frozen=True)
+class SplitPredictions:
+    """One split's images, labels and the model's logits, plus where the data came from."""
+
+    x: np.ndarray  # (N, 400) float32
+    y: np.ndarray  # (N,) int32
+    logits: np.ndarray  # (N, 10)
+    split: str
+    source: str
+    path: str | None
+    fingerprint: str
+    matches_run: bool | None  # same data as in training (None: the run's fingerprint is unknown)
+    warnings: tuple[str, ...]
+    data_seconds: float
+    predict_seconds: float
+
+    @property
+    def predicted(self) -> np.ndarray:
+        return np.argmax(self.logits, axis=1)
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        return my_softmax(self.logits)
+
+
+@dataclass(frozen=True)
+class ClassScores:
+    digit: int
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "digit": self.digit,
+            "precision": self.precision,
+            "recall": self.recall,
+            "f1": self.f1,
+            "support": self.support,
+        }
+
+
+@dataclass(frozen=True)
+class Scores:
+    """The metrics of one set of predictions, independent of where the model and data came from."""
+
+    n_images: int
+    accuracy: float
+    loss: float
+    errors: int
+    per_class: list[ClassScores]
+    macro_avg: dict[str, float]  # precision, recall, f1 (unweighted mean over digits 0-9), support
+    confusion_matrix: list[list[int]]  # rows: true digit, columns: predicted digit
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    run: str
+    model: str
+    engine: str
+    split: str
+    source: str
+    data_path: str | None
+    fingerprint: str
+    matches_run: bool | None
+    scores: Scores
+    warnings: tuple[str, ...] = ()
+    data_seconds: float = 0.0
+    seconds: float = 0.0  # forward pass + metrics, after the data is loaded
+    predictions: SplitPredictions | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def accuracy(self) -> float:
+        return self.scores.accuracy
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document (schema: docs/evaluation-schema.md). Timings are left out: they vary."""
+        scores = self.scores
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "run": self.run,
+            "model": self.model,
+            "engine": self.engine,
+            "split": self.split,
+            "data": {
+                "source": self.source,
+                "path": self.data_path,
+                "fingerprint": self.fingerprint,
+                "matches_run": self.matches_run,
+            },
+            "n_images": scores.n_images,
+            "accuracy": scores.accuracy,
+            "loss": scores.loss,
+            "errors": scores.errors,
+            "per_class": [entry.to_dict() for entry in scores.per_class],
+            "macro_avg": dict(scores.macro_avg),
+            "confusion_matrix": [list(row) for row in scores.confusion_matrix],
+        }
+
+
+def score_logits(logits: np.ndarray, labels: np.ndarray) -> Scores:
+    """Accuracy, cross-entropy, errors, per-class precision/recall/F1/support and the confusion matrix."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    labels = np.asarray(labels)
+    total = len(labels)
+    if total == 0:
+        raise DataError("no images to evaluate (the split is empty)")
+    predicted = np.argmax(logits, axis=1)
+    errors = int(np.count_nonzero(predicted != labels))
+    # zero_division=0: a digit never predicted (or absent) scores 0 instead of warning.
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, predicted, labels=LABELS, zero_division=0
+    )
+    macro = precision_recall_fscore_support(
+        labels, predicted, labels=LABELS, average="macro", zero_division=0
+    )
+    matrix = confusion_matrix(labels, predicted, labels=LABELS)
+    return Scores(
+        n_images=total,
+        accuracy=(total - errors) / total,
+        loss=cross_entropy(logits, labels),
+        errors=errors,
+        per_class=[
+            ClassScores(
+                digit=digit,
+                precision=float(precision[digit]),
+                recall=float(recall[digit]),
+                f1=float(f1[digit]),
+                support=int(support[digit]),
+            )
+            for digit in LABELS
+        ],
+        macro_avg={
+            "precision": float(macro[0]),
+            "recall": float(macro[1]),
+            "f1": float(macro[2]),
+            "support": total,
+        },
+        confusion_matrix=[[int(count) for count in row] for row in matrix],
+    )
+
+
+def effective_config(
+    base: Config | None, config_file: Path | None, overrides: list[str] | None
+) -> Config:
+    """`base` (the run's config) with a config file's keys and then `--set` overrides laid over it."""
+    return load_config(config_file, overrides, base=base)
+
+
+def resolve_target(
+    path: Path | None = None,
+    *,
+    config_file: Path | None = None,
+    overrides: list[str] | None = None,
+    default_root: Path = Path("results"),
+) -> EvaluationTarget:
+    """Find the model to evaluate and the config to rebuild its data from."""
+    files = resolve_model(path, default_root)
+    model_file = files.weights or files.keras
+    model_dir = files.run_dir or (model_file.parent if model_file is not None else Path("."))
+    run_config: Config | None = None
+    if (model_dir / CONFIG_FILE).is_file():
+        run_config = load_config(model_dir / CONFIG_FILE)
+    elif config_file is None:
+        raise ModelError(
+            f"{model_dir}: no {CONFIG_FILE} beside the model, so the data to evaluate on is "
+            "unknown; pass --config FILE"
+        )
+    fingerprint: str | None = None
+    if files.run_dir is not None and (files.run_dir / RUN_FILE).is_file():
+        data = read_json(files.run_dir / RUN_FILE).get("data") or {}
+        fingerprint = str(data["fingerprint"]) if data.get("fingerprint") else None
+    return EvaluationTarget(
+        model_dir=model_dir,
+        run_dir=files.run_dir,
+        weights=files.weights,
+        keras=files.keras,
+        config=effective_config(run_config, config_file, overrides),
+        run_config=run_config,
+        run_fingerprint=fingerprint,
+    )
+
+
+def _logits(target: EvaluationTarget, x: np.ndarray, engine: EvalEngine) -> tuple[np.ndarray, str]:
+    if engine is EvalEngine.numpy:
+        if target.weights is None:
+            raise ModelError(
+                f"{target.model_dir}: no weights.npz for the NumPy engine; use --engine tf"
+            )
+        return NumpyModel.load(target.weights).logits(x), str(target.weights)
+    if target.keras is None:
+        raise ModelError(f"{target.model_dir}: no model.keras for --engine tf; use --engine numpy")
+    from digitcli.model import load_keras_model
+
+    model = load_keras_model(target.keras)
+    try:
+        logits = np.asarray(model.predict(x, batch_size=4096, verbose=0))
+    except ValueError as exc:
+        raise ModelError(f"{target.keras}: the model does not fit these images ({exc})") from exc
+    return logits, str(target.keras)
+
+
+def predict_split(
+    target: EvaluationTarget,
+    split: SplitName | str = SplitName.test,
+    engine: EvalEngine | str = EvalEngine.numpy,
+) -> tuple[SplitPredictions, str]:
+    """Rebuild the data, run the model on one split; returns the predictions and the model file."""
+    from digitcli.data import load_dataset
+
+    split = SplitName(split)
+    engine = EvalEngine(engine)
+    started = time.perf_counter()
+    config = target.config
+    dataset = load_dataset(config.data, config.seed)
+    data_seconds = time.perf_counter() - started
+    part = getattr(dataset, split.value)
+    if len(part) == 0:
+        raise DataError(f"the {split.value} split of the {dataset.source} data is empty")
+
+    warnings: list[str] = []
+    matches: bool | None = None
+    if target.run_fingerprint is not None:
+        matches = dataset.fingerprint == target.run_fingerprint
+        same_recipe = target.run_config is not None and (
+            config.data == target.run_config.data and config.seed == target.run_config.seed
+        )
+        if not matches and same_recipe:
+            # The run's own recipe gave different data: its test split may overlap training data.
+            warnings.append(
+                f"{target.run_dir}: the {dataset.source} data differs from the data this run was "
+                f"trained on (fingerprint {dataset.fingerprint}, run.json says "
+                f"{target.run_fingerprint}); scores may not be comparable"
+            )
+
+    started = time.perf_counter()
+    logits, model_file = _logits(target, part.x, engine)
+    predictions = SplitPredictions(
+        x=part.x,
+        y=part.y,
+        logits=logits,
+        split=split.value,
+        source=dataset.source,
+        path=config.data.path,
+        fingerprint=dataset.fingerprint,
+        matches_run=matches,
+        warnings=tuple(warnings),
+        data_seconds=data_seconds,
+        predict_seconds=time.perf_counter() - started,
+    )
+    return predictions, model_file
+
+
+def evaluate_predictions(
+    target: EvaluationTarget, predictions: SplitPredictions, model_file: str, engine: str
+) -> Evaluation:
+    started = time.perf_counter()
+    scores = score_logits(predictions.logits, predictions.y)
+    return Evaluation(
+        run=str((target.run_dir or target.model_dir).resolve()),
+        model=str(Path(model_file).resolve()),
+        engine=EvalEngine(engine).value,
+        split=predictions.split,
+        source=predictions.source,
+        data_path=predictions.path,
+        fingerprint=predictions.fingerprint,
+        matches_run=predictions.matches_run,
+        scores=scores,
+        warnings=predictions.warnings,
+        data_seconds=predictions.data_seconds,
+        seconds=predictions.predict_seconds + time.perf_counter() - started,
+        predictions=predictions,
+    )
+
+
+def evaluate_run(
+    path: Path | None = None,
+    *,
+    config_file: Path | None = None,
+    overrides: list[str] | None = None,
+    split: SplitName | str = SplitName.test,
+    engine: EvalEngine | str = EvalEngine.numpy,
+    default_root: Path = Path("results"),
+) -> Evaluation:
+    """Evaluate the model at `path` (run dir, results root, model file; None: the latest run)."""
+    # Import scikit-learn's metrics before the clock starts: the timing is about the evaluation.
+    import sklearn.metrics  # noqa: F401
+
+    target = resolve_target(
+        path, config_file=config_file, overrides=overrides, default_root=default_root
+    )
+    predictions, model_file = predict_split(target, split, engine)
+    return evaluate_predictions(target, predictions, model_file, EvalEngine(engine).value)
+
+
+def evaluation_output_path(evaluation: Evaluation, output: Path | None) -> Path:
+    """Where evaluation.json goes: `--output` (a file, or a folder to put it in) or the run folder."""
+    if output is None:
+        return Path(evaluation.run) / EVALUATION_FILE
+    if output.is_dir():
+        return output / EVALUATION_FILE
+    return output
+
+
+def save_evaluation(evaluation: Evaluation, output: Path | None = None) -> Path:
+    """Write the evaluation's JSON document atomically; returns the file written."""
+    destination = evaluation_output_path(evaluation, output)
+    if not destination.parent.is_dir():
+        try:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(
+                f"{destination.parent}: cannot create folder ({exc.strerror})"
+            ) from exc
+    write_json_atomic(destination, evaluation.to_dict())
+    return destination
+
+
+def check_min_accuracy(evaluation: Evaluation, threshold: float | None) -> None:
+    """Raise QualityGateError when the accuracy is below `threshold` (None: no gate)."""
+    from digitcli.errors import QualityGateError
+
+    if threshold is None:
+        return
+    if not 0.0 <= threshold <= 1.0:
+        raise UsageError(f"--min-accuracy must be between 0 and 1, got {threshold}")
+    if evaluation.accuracy < threshold:
+        raise QualityGateError(
+            f"accuracy {evaluation.accuracy:.4f} is below --min-accuracy {threshold:g} "
+            f"({evaluation.scores.errors} errors out of {evaluation.scores.n_images} "
+            f"{evaluation.split} images)"
+        )

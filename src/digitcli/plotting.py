@@ -1,0 +1,637 @@
+"""Figures of a trained run, written headless (Agg) as PNG, SVG or PDF, plus a one-page HTML report.
+
+Every figure is built by a small function that takes plain arrays and returns a Matplotlib `Figure`
+(no pyplot, so no global state and no display is needed); `plot_run` computes the test-split
+predictions once, builds every figure, writes each one atomically (temporary name, then
+`os.replace`) and finally writes `report.html`. Matplotlib is imported only inside these functions.
+
+Colours are fixed across figures: training is always blue, validation always orange, test green, and
+mistakes red. Digits are drawn upright: images are row-major 20x20, shown with `cmap="gray"`.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from digitcli.errors import ModelError, OutputError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from digitcli.engines import EpochLog
+    from digitcli.evaluation import Evaluation
+
+TRAIN_COLOR = "#1f77b4"  # blue: training, in every figure
+VALIDATION_COLOR = "#ff7f0e"  # orange: validation, in every figure
+TEST_COLOR = "#2ca02c"  # green: test split / the true digit
+MISTAKE_COLOR = "#d62728"  # red: a wrong prediction
+NEUTRAL_COLOR = "#9e9e9e"
+SIDE = 20
+PLOTS_DIR = "plots"
+REPORT_FILE = "report.html"
+DPI = 100
+
+
+class PlotFormat(str, Enum):
+    png = "png"
+    svg = "svg"
+    pdf = "pdf"
+
+
+_MIME = {PlotFormat.png: "image/png", PlotFormat.svg: "image/svg+xml", PlotFormat.pdf: "image/png"}
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    """A figure on the headless Agg canvas (works without a display, in CI and over SSH)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+
+
+def _digit(ax: Any, image: np.ndarray) -> None:
+    """Show one canonical image upright: white ink on black, no ticks."""
+    ax.imshow(image.reshape(SIDE, SIDE), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _frame(ax: Any, color: str | None) -> None:
+    """A coloured frame around an image (mistakes), or none."""
+    for spine in ax.spines.values():
+        spine.set_visible(color is not None)
+        if color is not None:
+            spine.set_color(color)
+            spine.set_linewidth(2.5)
+
+
+def _grid(count: int, max_cols: int) -> tuple[int, int]:
+    cols = max(1, min(max_cols, count))
+    return math.ceil(count / cols), cols
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+
+def learning_curves_figure(history: Sequence[EpochLog], title: str) -> Figure:
+    """Loss and accuracy per epoch, training (blue) against validation (orange)."""
+    from matplotlib.ticker import MaxNLocator
+
+    fig = _new_figure(11, 4.2)
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    epochs = [log.epoch for log in history]
+    marker = "o" if len(epochs) <= 40 else None
+    for ax, train_key, val_key, label in (
+        (loss_ax, "loss", "val_loss", "cross-entropy loss"),
+        (acc_ax, "accuracy", "val_accuracy", "accuracy"),
+    ):
+        train = [getattr(log, train_key) for log in history]
+        validation = [getattr(log, val_key) for log in history]
+        ax.plot(epochs, train, color=TRAIN_COLOR, marker=marker, markersize=3, label="training")
+        ax.plot(
+            epochs,
+            validation,
+            color=VALIDATION_COLOR,
+            marker=marker,
+            markersize=3,
+            label="validation",
+        )
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.set_title(label.capitalize())
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(f"Learning curves: {title}")
+    return fig
+
+
+def confusion_figure(matrix: np.ndarray, title: str) -> Figure:
+    """The confusion matrix twice: counts, and each row divided by its total (recall per digit)."""
+    counts = np.asarray(matrix, dtype=np.int64)
+    totals = counts.sum(axis=1, keepdims=True)
+    normalised = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+    fig = _new_figure(13, 5.8)
+    axes = fig.subplots(1, 2)
+    digits = np.arange(counts.shape[0])
+    panels = (
+        (axes[0], counts, "Counts", "images", lambda v: str(int(v))),
+        (
+            axes[1],
+            normalised,
+            "Row-normalised (share of each true digit)",
+            "share",
+            "{:.2f}".format,
+        ),
+    )
+    for ax, values, panel_title, bar_label, fmt in panels:
+        image = ax.imshow(values, cmap="Blues", vmin=0)
+        peak = float(values.max()) or 1.0
+        for (row, col), value in np.ndenumerate(values):
+            if value == 0:
+                continue  # blank zeros keep the few confusions easy to spot
+            ax.text(
+                col,
+                row,
+                fmt(value),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if value > peak / 2 else "black",
+            )
+        ax.set_xticks(digits)
+        ax.set_yticks(digits)
+        ax.set_xlabel("predicted digit")
+        ax.set_ylabel("true digit")
+        ax.set_title(panel_title)
+        fig.colorbar(image, ax=ax, shrink=0.85, label=bar_label)
+    fig.suptitle(f"Confusion matrix: {title} ({int(counts.sum())} images)")
+    return fig
+
+
+def samples_figure(
+    images: np.ndarray, labels: np.ndarray, predicted: np.ndarray, seed: int, count: int = 32
+) -> Figure:
+    """A seeded random grid of images with true and predicted digits; mistakes framed in red."""
+    count = min(count, len(labels))
+    chosen = np.sort(np.random.default_rng(seed).choice(len(labels), size=count, replace=False))
+    rows, cols = _grid(count, 8)
+    fig = _new_figure(1.45 * cols + 0.4, 1.7 * rows + 0.6)
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    mistakes = 0
+    for ax, index in zip(axes, chosen, strict=False):
+        wrong = bool(predicted[index] != labels[index])
+        mistakes += wrong
+        _digit(ax, images[index])
+        _frame(ax, MISTAKE_COLOR if wrong else None)
+        ax.set_title(
+            f"true {labels[index]}  pred {predicted[index]}",
+            fontsize=9,
+            color=MISTAKE_COLOR if wrong else "black",
+            fontweight="bold" if wrong else "normal",
+        )
+    for ax in axes[count:]:
+        ax.set_visible(False)
+    fig.suptitle(f"{count} random test images (seed {seed}): {mistakes} mistakes, in red")
+    return fig
+
+
+def misclassified_figure(
+    images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, limit: int = 24
+) -> Figure:
+    """The mistakes, most confident first, each with its three most probable digits."""
+    predicted = np.argmax(probabilities, axis=1)
+    wrong = np.flatnonzero(predicted != labels)
+    order = wrong[np.argsort(-probabilities[wrong, predicted[wrong]], kind="stable")][:limit]
+    if len(order) == 0:
+        fig = _new_figure(6, 2)
+        fig.text(0.5, 0.5, f"No misclassified images: all {len(labels)} correct", ha="center")
+        fig.suptitle("Misclassified test images")
+        return fig
+    rows, cols = _grid(len(order), 6)
+    fig = _new_figure(1.9 * cols + 0.4, 2.25 * rows + 0.6)
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for ax, index in zip(axes, order, strict=False):
+        top = np.argsort(-probabilities[index], kind="stable")[:3]
+        _digit(ax, images[index])
+        _frame(ax, MISTAKE_COLOR)
+        ranked = "  ".join(f"{digit}:{probabilities[index, digit]:.0%}" for digit in top)
+        ax.set_title(
+            f"true {labels[index]}  pred {predicted[index]}", fontsize=9, color=MISTAKE_COLOR
+        )
+        ax.set_xlabel(ranked, fontsize=8)
+    for ax in axes[len(order) :]:
+        ax.set_visible(False)
+    fig.suptitle(
+        f"Misclassified test images: {len(order)} of {len(wrong)} errors, most confident first "
+        "(below: top 3 digit:probability)"
+    )
+    return fig
+
+
+def pick_examples(
+    labels: np.ndarray, predicted: np.ndarray, seed: int, count: int = 6
+) -> np.ndarray:
+    """Seeded examples for the probability bars: half right, half wrong where there are mistakes."""
+    rng = np.random.default_rng(seed)
+    right = np.flatnonzero(predicted == labels)
+    wrong = np.flatnonzero(predicted != labels)
+    n_wrong = min(len(wrong), count // 2)
+    n_right = min(len(right), count - n_wrong)
+    chosen = np.concatenate(
+        [
+            rng.choice(right, size=n_right, replace=False),
+            rng.choice(wrong, size=n_wrong, replace=False),
+        ]
+    ).astype(np.int64)
+    return chosen
+
+
+def probabilities_figure(
+    images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, examples: np.ndarray
+) -> Figure:
+    """For each example: the image and its ten softmax probabilities as bars."""
+    from matplotlib.patches import Patch
+
+    per_row = 2
+    rows = max(1, math.ceil(len(examples) / per_row))
+    fig = _new_figure(13, 2.6 * rows + 0.8)
+    grid = fig.add_gridspec(rows, 2 * per_row, width_ratios=[1, 2.4] * per_row)
+    digits = np.arange(probabilities.shape[1])
+    for slot, index in enumerate(examples):
+        row, col = divmod(slot, per_row)
+        image_ax = fig.add_subplot(grid[row, 2 * col])
+        bars_ax = fig.add_subplot(grid[row, 2 * col + 1])
+        truth, guess = int(labels[index]), int(np.argmax(probabilities[index]))
+        wrong = truth != guess
+        _digit(image_ax, images[index])
+        _frame(image_ax, MISTAKE_COLOR if wrong else None)
+        image_ax.set_title(
+            f"true {truth}, pred {guess}", fontsize=10, color=MISTAKE_COLOR if wrong else "black"
+        )
+        colors = [NEUTRAL_COLOR] * len(digits)
+        colors[truth] = TEST_COLOR
+        if wrong:
+            colors[guess] = MISTAKE_COLOR
+        bars_ax.bar(digits, probabilities[index], color=colors)
+        bars_ax.set_ylim(0, 1.05)
+        bars_ax.set_xticks(digits)
+        bars_ax.set_xlabel("digit")
+        bars_ax.set_ylabel("probability")
+        bars_ax.grid(axis="y", alpha=0.3)
+        bars_ax.text(
+            guess,
+            min(1.0, float(probabilities[index, guess])) + 0.02,
+            f"{probabilities[index, guess]:.0%}",
+            ha="center",
+            fontsize=8,
+        )
+    fig.legend(
+        handles=[
+            Patch(color=TEST_COLOR, label="true digit"),
+            Patch(color=MISTAKE_COLOR, label="wrong prediction"),
+            Patch(color=NEUTRAL_COLOR, label="other digits"),
+        ],
+        loc="outside lower center",
+        ncols=3,
+    )
+    fig.suptitle("Predicted probabilities (softmax of the logits) for example test images")
+    return fig
+
+
+def first_layer_weights_figure(kernel: np.ndarray, limit: int = 100) -> Figure:
+    """Each hidden unit's 400 input weights as a 20x20 image: the pattern the unit responds to."""
+    units = min(kernel.shape[1], limit)
+    rows, cols = _grid(units, math.ceil(math.sqrt(units)))
+    fig = _new_figure(1.5 * cols + 1.6, 1.55 * rows + 0.8)
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    # One symmetric scale for all units, so their strengths compare; 0 is white.
+    scale = float(np.max(np.abs(kernel[:, :units]))) or 1.0
+    image = None
+    for unit, ax in enumerate(axes[:units]):
+        image = ax.imshow(
+            kernel[:, unit].reshape(SIDE, SIDE), cmap="RdBu_r", vmin=-scale, vmax=scale
+        )
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"unit {unit + 1}", fontsize=9)
+    for ax in axes[units:]:
+        ax.set_visible(False)
+    if image is not None:
+        fig.colorbar(image, ax=list(axes[:units]), shrink=0.7, label="weight")
+    shown = f"{units} of {kernel.shape[1]}" if units < kernel.shape[1] else str(units)
+    fig.suptitle(f"First layer: the input weights of {shown} hidden units (red +, blue -)")
+    return fig
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= 32 else name[:29] + "..."
+
+
+def compare_curves_figure(runs: Sequence[tuple[str, Sequence[EpochLog]]]) -> Figure:
+    """Every run's learning curves overlaid: one colour per run, validation solid, training dashed."""
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+
+    fig = _new_figure(13, 5)
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    palette = [f"C{i}" for i in range(10)]
+    for position, (name, history) in enumerate(runs):
+        color = palette[position % len(palette)]
+        epochs = [log.epoch for log in history]
+        loss_ax.plot(epochs, [log.val_loss for log in history], color=color, label=_short(name))
+        loss_ax.plot(epochs, [log.loss for log in history], color=color, linestyle="--", alpha=0.7)
+        acc_ax.plot(epochs, [log.val_accuracy for log in history], color=color)
+        acc_ax.plot(
+            epochs, [log.accuracy for log in history], color=color, linestyle="--", alpha=0.7
+        )
+    for ax, label in ((loss_ax, "cross-entropy loss"), (acc_ax, "accuracy")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.set_title(label.capitalize())
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    acc_ax.legend(
+        handles=[
+            Line2D([], [], color="black", label="validation"),
+            Line2D([], [], color="black", linestyle="--", label="training"),
+        ],
+        loc="lower right",
+    )
+    fig.legend(loc="outside right center", title="run", fontsize=8)
+    fig.suptitle(f"Learning curves of {len(runs)} runs")
+    return fig
+
+
+def compare_accuracy_figure(runs: Sequence[tuple[str, dict[str, Any]]]) -> Figure:
+    """Final training, validation and test accuracy of every run, side by side."""
+    fig = _new_figure(max(8.0, 1.3 * len(runs) + 3), 5.5)
+    ax = fig.subplots()
+    positions = np.arange(len(runs))
+    width = 0.26
+    for offset, (split, label, color) in enumerate(
+        (
+            ("train", "training", TRAIN_COLOR),
+            ("validation", "validation", VALIDATION_COLOR),
+            ("test", "test", TEST_COLOR),
+        )
+    ):
+        values = [float((metrics.get(split) or {}).get("accuracy", np.nan)) for _, metrics in runs]
+        bars = ax.bar(positions + (offset - 1) * width, values, width, color=color, label=label)
+        if split == "test":
+            ax.bar_label(bars, fmt="%.3f", fontsize=8, padding=2)
+    ax.set_xticks(positions)
+    ax.set_xticklabels([_short(name) for name, _ in runs], rotation=25, ha="right", fontsize=8)
+    ax.set_ylim(0, 1.08)
+    ax.set_ylabel("accuracy")
+    ax.set_xlabel("run")
+    ax.grid(axis="y", alpha=0.3)
+    fig.legend(loc="outside upper center", ncols=3)
+    fig.suptitle(f"Final accuracy of {len(runs)} runs")
+    return fig
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def save_figure(fig: Figure, path: Path, fmt: PlotFormat) -> None:
+    """Write the figure to a temporary name, then rename: an interrupted plot leaves no half file."""
+    import matplotlib
+
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    # No dates in SVG/PDF metadata and fixed SVG ids: the same run gives the same files.
+    metadata: dict[str, Any] = {
+        PlotFormat.svg: {"Date": None},
+        PlotFormat.pdf: {"CreationDate": None},
+        PlotFormat.png: {},
+    }[fmt]
+    try:
+        with matplotlib.rc_context({"svg.hashsalt": "digitcli"}):
+            fig.savefig(temporary, format=fmt.value, dpi=DPI, metadata=metadata)
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True)
+class FigureFile:
+    key: str  # file stem, e.g. "learning_curves"
+    title: str
+    caption: str
+    path: Path
+    mime: str  # of `data`, the copy embedded in report.html
+    data: bytes = field(repr=False)
+
+
+def _write(
+    fig: Figure, out_dir: Path, key: str, title: str, caption: str, fmt: PlotFormat
+) -> FigureFile:
+    path = out_dir / f"{key}.{fmt.value}"
+    save_figure(fig, path, fmt)
+    if fmt is PlotFormat.pdf:
+        # Browsers do not show PDF in <img>: the report embeds a PNG rendering of the same figure.
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=DPI)
+        data = buffer.getvalue()
+    else:
+        data = path.read_bytes()
+    return FigureFile(key, title, caption, path, _MIME[fmt], data)
+
+
+@dataclass
+class PlotResult:
+    run_dir: Path
+    out_dir: Path
+    figures: list[FigureFile]
+    report: Path
+    evaluation: Evaluation
+    warnings: list[str]
+    seconds: float
+
+    @property
+    def files(self) -> list[Path]:
+        return [figure.path for figure in self.figures] + [self.report]
+
+
+def _runs_to_compare(
+    root: Path, warnings: list[str]
+) -> list[tuple[str, list[EpochLog], dict[str, Any]]]:
+    from digitcli.runs import HISTORY_FILE, METRICS_FILE, list_runs, read_json
+    from digitcli.trainer import read_history
+
+    compared = []
+    for run in list_runs(root):
+        try:
+            history = read_history(run / HISTORY_FILE)
+            metrics = read_json(run / METRICS_FILE)
+        except ModelError as exc:
+            warnings.append(f"skipped in the comparison: {exc.message}")
+            continue
+        compared.append((run.name, history, metrics if isinstance(metrics, dict) else {}))
+    return compared
+
+
+def plot_run(
+    path: Path | None = None,
+    *,
+    out_dir: Path | None = None,
+    fmt: PlotFormat | str = PlotFormat.png,
+    all_runs: bool = False,
+    default_root: Path = Path("results"),
+) -> PlotResult:
+    """Write every figure of a run (and, with `all_runs`, of its results root) plus report.html."""
+    from digitcli.evaluation import evaluate_predictions, predict_split, resolve_target
+    from digitcli.inference import NumpyModel
+    from digitcli.report import ReportContent, write_report
+    from digitcli.runs import (
+        CONFIG_FILE,
+        HISTORY_FILE,
+        METRICS_FILE,
+        RUN_FILE,
+        WEIGHTS_FILE,
+        read_json,
+        resolve_run,
+    )
+    from digitcli.trainer import read_history
+
+    started = time.perf_counter()
+    fmt = PlotFormat(fmt)
+    run_dir = resolve_run(path, default_root)
+    history = read_history(run_dir / HISTORY_FILE)
+    weights = NumpyModel.load(run_dir / WEIGHTS_FILE)
+    target = resolve_target(run_dir)
+    predictions, model_file = predict_split(target, "test", "numpy")
+    evaluation = evaluate_predictions(target, predictions, model_file, "numpy")
+    warnings = list(predictions.warnings)
+    seed = target.config.seed
+    images, labels = predictions.x, predictions.y
+    probabilities = predictions.probabilities
+    predicted = np.argmax(probabilities, axis=1)
+
+    destination = out_dir if out_dir is not None else run_dir / PLOTS_DIR
+    try:
+        destination.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"{destination}: cannot create the plots folder ({exc.strerror})"
+        ) from exc
+
+    name = run_dir.name
+    test_name = f"{evaluation.source} test split"
+    figures = [
+        _write(
+            learning_curves_figure(history, name),
+            destination,
+            "learning_curves",
+            "Learning curves",
+            "Loss and accuracy after each epoch on the training data (blue) and the validation "
+            "data (orange). Validation loss rising while training loss falls means overfitting.",
+            fmt,
+        ),
+        _write(
+            confusion_figure(np.asarray(evaluation.scores.confusion_matrix), test_name),
+            destination,
+            "confusion_matrix",
+            "Confusion matrix",
+            "Rows are the true digit, columns the predicted one: the diagonal holds the correct "
+            "answers. Right: each row divided by its total, so the diagonal is each digit's recall.",
+            fmt,
+        ),
+        _write(
+            samples_figure(images, labels, predicted, seed),
+            destination,
+            "test_samples",
+            "Random test images",
+            f"A random sample of test images (seed {seed}) with the true and predicted digit; "
+            "mistakes are framed and labelled in red.",
+            fmt,
+        ),
+        _write(
+            misclassified_figure(images, labels, probabilities),
+            destination,
+            "misclassified",
+            "Misclassified images",
+            "Test images the model got wrong, the most confident mistakes first, with the three "
+            "most probable digits under each.",
+            fmt,
+        ),
+        _write(
+            probabilities_figure(
+                images, labels, probabilities, pick_examples(labels, predicted, seed)
+            ),
+            destination,
+            "probabilities",
+            "Predicted probabilities",
+            "The softmax of the model's ten logits for a few test images, right and wrong: green "
+            "is the true digit, red a wrong prediction.",
+            fmt,
+        ),
+        _write(
+            first_layer_weights_figure(weights.kernels[0]),
+            destination,
+            "first_layer_weights",
+            "First-layer weights",
+            "Each hidden unit of the first layer weighs the 400 pixels; shown as a 20x20 image, red "
+            "pixels excite the unit and blue ones inhibit it.",
+            fmt,
+        ),
+    ]
+
+    comparison: list[dict[str, Any]] = []
+    if all_runs:
+        compared = _runs_to_compare(run_dir.parent, warnings)
+        if compared:
+            figures.append(
+                _write(
+                    compare_curves_figure([(run, hist) for run, hist, _ in compared]),
+                    destination,
+                    "compare_learning_curves",
+                    "All runs: learning curves",
+                    "Every run's curves overlaid, one colour per run: validation solid, training "
+                    "dashed.",
+                    fmt,
+                )
+            )
+            figures.append(
+                _write(
+                    compare_accuracy_figure([(run, metrics) for run, _, metrics in compared]),
+                    destination,
+                    "compare_accuracy",
+                    "All runs: final accuracy",
+                    "Accuracy of each run's final model on its training (blue), validation (orange) "
+                    "and test (green) data.",
+                    fmt,
+                )
+            )
+        for run, hist, metrics in compared:
+            comparison.append(
+                {
+                    "run": run,
+                    "epochs": len(hist),
+                    **{
+                        split: (metrics.get(split) or {}).get("accuracy")
+                        for split in ("train", "validation", "test")
+                    },
+                }
+            )
+
+    run_info = read_json(run_dir / RUN_FILE)
+    metrics = read_json(run_dir / METRICS_FILE) if (run_dir / METRICS_FILE).is_file() else {}
+    report = write_report(
+        destination / REPORT_FILE,
+        ReportContent(
+            run_dir=run_dir,
+            run_info=run_info if isinstance(run_info, dict) else {},
+            config_yaml=(run_dir / CONFIG_FILE).read_text(encoding="utf-8"),
+            metrics=metrics if isinstance(metrics, dict) else {},
+            evaluation=evaluation,
+            figures=figures,
+            comparison=comparison,
+        ),
+    )
+    return PlotResult(
+        run_dir=run_dir,
+        out_dir=destination,
+        figures=figures,
+        report=report,
+        evaluation=evaluation,
+        warnings=warnings,
+        seconds=time.perf_counter() - started,
+    )
