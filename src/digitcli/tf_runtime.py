@@ -16,7 +16,7 @@ from types import ModuleType
 
 
 @contextlib.contextmanager
-def _stderr_silenced() -> Iterator[None]:
+def stderr_silenced() -> Iterator[None]:
     try:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -40,7 +40,7 @@ def load_tensorflow() -> ModuleType:
     verbose = os.environ.get("DIGITCLI_TF_LOGS") == "1"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    context = contextlib.nullcontext() if verbose else _stderr_silenced()
+    context = contextlib.nullcontext() if verbose else stderr_silenced()
     with context:
         import keras  # noqa: F401  (imports TensorFlow; both are then cached in sys.modules)
         import tensorflow as tf
