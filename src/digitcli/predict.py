@@ -1,0 +1,628 @@
+"""Predict the digit in image files, folders of images and .npy arrays: the work behind `predict`.
+
+`collect_inputs` turns command-line paths (files, folders, `-` for paths on stdin) into a list of
+`InputItem`s; `predict_inputs` yields one `PredictionRecord` per input, in input order. A `.npy`
+array yields one record per image in it, named `file.npy[i]`. An input that cannot be read, or that
+holds no ink, yields a record with `digit=None` and the reason in `error`; it never stops the others.
+
+Speed matters both ways round. One image in a fresh process must not pay for TensorFlow's import, so
+the default engine is a NumPy forward pass over the run's `weights.npz`. Thousands of files are read
+and canonicalized in chunks (in worker processes when there are many), and each chunk goes through
+the network as one matrix multiply, so Python does little per file beyond decoding and preprocessing.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import signal
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from itertools import islice
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, TextIO
+
+import numpy as np
+
+from digitcli.errors import DigitcliError, ModelError, OutputError, UsageError
+from digitcli.imaging import load_image
+from digitcli.preprocess import SIDE, Invert, canonicalize
+from digitcli.runs import ModelFiles
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+    from multiprocessing.context import BaseContext
+
+# What the network reads: a canonical 20x20 image flattened row-major.
+INPUT_SIZE = SIDE * SIDE
+# Folders contribute files with these suffixes (the same set as data.IMAGE_SUFFIXES; not imported
+# from there because digitcli.data pulls in pydantic, which one-image predictions should not pay).
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
+NPY_SUFFIX = ".npy"
+# Records go through the network, and out to the renderer, this many at a time.
+CHUNK_SIZE = 1024
+# Below this many images, starting worker processes costs more than it saves.
+POOL_MIN_INPUTS = 2000
+# Debug images are the 20x20 input scaled up by this factor (nearest neighbour), so pixels show.
+DEBUG_SCALE = 10
+
+InputKind = Literal["image", "npy"]
+Classify = Callable[[np.ndarray], np.ndarray]
+
+
+class Engine(str, Enum):
+    numpy = "numpy"  # forward pass in NumPy from weights.npz: no TensorFlow import
+    tf = "tf"  # the saved Keras model (model.keras)
+
+
+class PixelOrder(str, Enum):
+    """How each 400-value row of an N x 400 .npy array is laid out (mirrors config.PixelOrder)."""
+
+    column_major = "column_major"  # the lab's layout (MATLAB/Octave order)
+    row_major = "row_major"
+
+
+@dataclass(frozen=True, slots=True)
+class InputItem:
+    """One thing to predict: an image file, or a .npy file (which may hold many images)."""
+
+    path: Path
+    name: str  # how records name it: the path as given or found
+    kind: InputKind = "image"
+    error: str | None = None  # known to fail before reading (e.g. a folder without images)
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionRecord:
+    """The prediction for one input; `digit` is None and `error` says why when it failed."""
+
+    path: str
+    digit: int | None
+    confidence: float | None
+    probabilities: tuple[float, ...] | None  # softmax over the 10 digits
+    top3: tuple[tuple[int, float], ...]  # (digit, probability), most likely first
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "digit": self.digit,
+            "confidence": self.confidence,
+            "probabilities": list(self.probabilities) if self.probabilities is not None else None,
+            "top3": [[digit, probability] for digit, probability in self.top3],
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """A loaded model: `classify` maps (N, 400) canonical images to (N, 10) probabilities."""
+
+    engine: Engine
+    source: Path
+    classify: Classify
+    note: str | None = None  # something the user should hear (e.g. an engine fallback)
+
+    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+        return self.classify(pixels)
+
+
+# --------------------------------------------------------------------------------------- inputs
+
+
+def collect_inputs(
+    paths: Iterable[str | Path], recursive: bool = False, stdin: TextIO | None = None
+) -> list[InputItem]:
+    """Expand command-line paths into inputs, in order.
+
+    A folder contributes its image files (sorted by name; with `recursive`, those of its subfolders
+    too; hidden files are skipped). `-` reads one path per line from `stdin` (blank lines ignored).
+    Paths that do not exist are kept: reading them fails later, as one failed record each.
+    """
+    items: list[InputItem] = []
+    for raw in paths:
+        if str(raw) == "-":
+            if stdin is None:
+                raise UsageError("'-' reads paths from standard input, but there is none")
+            for line in _stdin_lines(stdin):
+                if line.strip():
+                    _add_path(items, line.strip(), recursive)
+        else:
+            _add_path(items, str(raw), recursive)
+    return items
+
+
+def _stdin_lines(stdin: TextIO) -> list[str]:
+    buffer = getattr(stdin, "buffer", None)
+    if buffer is not None:
+        # File names are bytes on POSIX; decoding them the way os.listdir does keeps names that
+        # are not valid UTF-8 readable (`find` prints them as they are).
+        return [os.fsdecode(line) for line in buffer.read().splitlines()]
+    return stdin.read().splitlines()
+
+
+def _add_path(items: list[InputItem], text: str, recursive: bool) -> None:
+    path = Path(text)
+    if path.is_dir():
+        found = _folder_images(path, recursive)
+        if found:
+            items.extend(InputItem(file, str(file), "image") for file in found)
+        else:
+            has_subfolders = not recursive and any(
+                child.is_dir() and not child.name.startswith(".") for child in path.iterdir()
+            )
+            hint = " (add --recursive to look in its subfolders)" if has_subfolders else ""
+            items.append(InputItem(path, text, "image", f"no image files in this folder{hint}"))
+    else:
+        kind: InputKind = "npy" if path.suffix.lower() == NPY_SUFFIX else "image"
+        items.append(InputItem(path, text, kind))
+
+
+def _folder_images(folder: Path, recursive: bool) -> list[Path]:
+    found: list[Path] = []
+    subfolders: list[Path] = []
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError:
+        return found
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue  # .DS_Store, macOS "._x.png" resource forks, editor swap files
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            continue
+        if is_dir:
+            if recursive and not entry.is_symlink():  # symlinked folders could loop
+                subfolders.append(folder / entry.name)
+        elif os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES:
+            found.append(folder / entry.name)
+    for subfolder in subfolders:
+        found.extend(_folder_images(subfolder, recursive))
+    return found
+
+
+# ---------------------------------------------------------------------------------------- model
+
+
+def load_classifier(model_files: ModelFiles, engine: Engine = Engine.numpy) -> Classifier:
+    """Load the model for `engine`; NumPy falls back to TensorFlow when only model.keras exists."""
+    if engine is Engine.numpy:
+        if model_files.weights is not None:
+            return _numpy_classifier(model_files.weights)
+        if model_files.keras is None:  # resolve_model never returns this, but be safe
+            raise ModelError("no model file to load")
+        return _tf_classifier(
+            model_files.keras,
+            note=f"{model_files.keras.parent}: no weights.npz, using the TensorFlow engine (slower)",
+        )
+    if model_files.keras is None:
+        where = model_files.run_dir or model_files.weights
+        raise ModelError(f"{where}: no model.keras for --engine tf (use --engine numpy)")
+    return _tf_classifier(model_files.keras)
+
+
+def _check_input_size(size: int | None, path: Path) -> None:
+    if size != INPUT_SIZE:
+        raise ModelError(
+            f"{path}: the model reads {size} values per image, but predict feeds it "
+            f"{INPUT_SIZE} (a {SIDE}x{SIDE} image)"
+        )
+
+
+def _numpy_classifier(path: Path) -> Classifier:
+    from digitcli.inference import NumpyModel
+
+    model = NumpyModel.load(path)
+    _check_input_size(model.input_size, path)
+    return Classifier(Engine.numpy, path, model.probabilities)
+
+
+def _tf_classifier(path: Path, note: str | None = None) -> Classifier:
+    from digitcli.model import load_keras_model
+    from digitcli.softmax import my_softmax_tf
+
+    model = load_keras_model(path)
+    shape = model.input_shape
+    _check_input_size(shape[-1] if isinstance(shape, tuple) else None, path)
+
+    def classify(pixels: np.ndarray) -> np.ndarray:
+        logits = model(np.asarray(pixels, dtype=np.float32), training=False)
+        return np.asarray(my_softmax_tf(logits))
+
+    return Classifier(Engine.tf, path, classify, note)
+
+
+# ------------------------------------------------------------------------------------ predicting
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """One image to canonicalize: a file to read, or a greyscale array (from a .npy)."""
+
+    name: str
+    source: Path | np.ndarray | None  # None: `error` is already known
+    invert: Invert
+    error: str | None = None
+
+
+def predict_inputs(
+    items: Sequence[InputItem],
+    model: ModelFiles | Classifier,
+    engine: Engine = Engine.numpy,
+    invert: Invert | None = None,
+    debug_dir: Path | None = None,
+    *,
+    pixel_order: PixelOrder = PixelOrder.column_major,
+    workers: int | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    pool_min: int = POOL_MIN_INPUTS,
+) -> Iterator[PredictionRecord]:
+    """One record per input (one per image for .npy arrays), in input order.
+
+    `invert` None means: guess for image files (`Invert.auto`), none for .npy arrays (they are
+    light-on-dark by convention). `workers` None uses every CPU once there are `pool_min` images.
+    """
+    for chunk in predict_chunks(
+        items,
+        model,
+        engine,
+        invert,
+        debug_dir,
+        pixel_order=pixel_order,
+        workers=workers,
+        chunk_size=chunk_size,
+        pool_min=pool_min,
+    ):
+        yield from chunk
+
+
+def predict_chunks(
+    items: Sequence[InputItem],
+    model: ModelFiles | Classifier,
+    engine: Engine = Engine.numpy,
+    invert: Invert | None = None,
+    debug_dir: Path | None = None,
+    *,
+    pixel_order: PixelOrder = PixelOrder.column_major,
+    workers: int | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    pool_min: int = POOL_MIN_INPUTS,
+) -> Iterator[list[PredictionRecord]]:
+    """`predict_inputs` a chunk at a time, so a renderer can write each chunk in one go."""
+    classifier = model if isinstance(model, Classifier) else load_classifier(model, engine)
+    if debug_dir is not None:
+        try:
+            debug_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(
+                f"{debug_dir}: cannot create the debug folder ({exc.strerror})"
+            ) from exc
+    units = _units(items, invert, pixel_order)
+    readable = sum(unit.source is not None for unit in units)
+    processes = _worker_count(workers) if readable >= pool_min else 1
+    if workers is None:
+        processes = min(processes, max(1, readable // 256))  # no worker with too little to do
+    if processes > 1:
+        # Enough chunks for every worker to stay busy, few enough that each is worth shipping.
+        chunk_size = max(64, min(chunk_size, math.ceil(len(units) / (processes * 4))))
+    chunks = [units[start : start + chunk_size] for start in range(0, len(units), chunk_size)]
+    debug_names: set[str] = set()
+    for chunk, pixels, errors in _canonicalized(chunks, processes):
+        records = _classify(chunk, pixels, errors, classifier)
+        if debug_dir is not None:
+            _write_debug_images(debug_dir, chunk, pixels, errors, debug_names)
+        yield records
+
+
+def _worker_count(workers: int | None) -> int:
+    if workers is not None:
+        return max(1, workers)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def _units(
+    items: Sequence[InputItem], invert: Invert | None, pixel_order: PixelOrder
+) -> list[_Unit]:
+    image_invert = Invert.auto if invert is None else invert
+    array_invert = Invert.no if invert is None else invert
+    units: list[_Unit] = []
+    for item in items:
+        if item.error is not None:
+            units.append(_Unit(item.name, None, image_invert, item.error))
+        elif item.kind == "npy":
+            units.extend(_npy_units(item, array_invert, pixel_order))
+        else:
+            units.append(_Unit(item.name, item.path, image_invert))
+    return units
+
+
+def _npy_units(item: InputItem, invert: Invert, pixel_order: PixelOrder) -> list[_Unit]:
+    def failed(message: str) -> list[_Unit]:
+        return [_Unit(item.name, None, invert, message)]
+
+    if not item.path.exists():
+        return failed("no such file")
+    if item.path.is_dir():
+        return failed("is a directory, not a .npy file")
+    try:
+        loaded = np.load(item.path, allow_pickle=False)
+    except Exception as exc:  # ValueError, OSError, UnpicklingError, EOFError, ...
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        return failed(f"not a readable .npy file: {detail}")
+    if not isinstance(loaded, np.ndarray):
+        loaded.close()
+        return failed("holds several arrays (an .npz archive?); save one array with numpy.save")
+    try:
+        images = npy_images(loaded, pixel_order)
+    except ValueError as exc:
+        return failed(str(exc))
+    if len(images) == 0:
+        return failed("the array holds no images")
+    finite = np.isfinite(images).all(axis=(1, 2))
+    return [
+        _Unit(f"{item.name}[{index}]", images[index], invert)
+        if finite[index]
+        else _Unit(f"{item.name}[{index}]", None, invert, "pixels contain NaN or infinite values")
+        for index in range(len(images))
+    ]
+
+
+def npy_images(array: np.ndarray, pixel_order: PixelOrder = PixelOrder.column_major) -> np.ndarray:
+    """An .npy array as (N, H, W) float32 greyscale images in [0, 1] (NaN kept; callers check).
+
+    Accepts N x 400 rows (the lab's 20x20 images, laid out per `pixel_order`) and N x H x W images.
+    Integer pixels above 1 and float pixels above 2 are taken as 0-255 and scaled; the rest is
+    clipped to [0, 1] (the lab's pixels overshoot it slightly).
+    """
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"pixels must be numbers, got dtype {array.dtype}")
+    if array.ndim == 2 and array.shape[1] == INPUT_SIZE:
+        from digitcli.config import PixelOrder as ConfigPixelOrder
+        from digitcli.data import lab_rows_to_images
+
+        images = lab_rows_to_images(array, ConfigPixelOrder(pixel_order.value), "npy")
+    elif array.ndim == 3 and min(array.shape[1:]) >= 4:
+        images = array
+    else:
+        raise ValueError(
+            f"expected N x {INPUT_SIZE} rows or N x H x W images, got shape {tuple(array.shape)}"
+        )
+    values = images.astype(np.float32)
+    if values.size == 0:
+        return values
+    if array.dtype.kind in "iu":
+        low, high = int(array.min()), int(array.max())
+        if low < 0 or high > 255:
+            raise ValueError(f"integer pixels must be 0-255 (or 0-1), found {low} to {high}")
+        if high > 1:
+            values *= np.float32(1 / 255)
+    elif array.dtype.kind == "f":
+        finite = values[np.isfinite(values)]
+        if finite.size and float(finite.max()) > 2.0:
+            values *= np.float32(1 / 255)
+    with np.errstate(invalid="ignore"):
+        return np.clip(values, 0.0, 1.0, out=values)
+
+
+def _jobs(chunk: list[_Unit]) -> list[tuple[Path | np.ndarray, Invert]]:
+    return [(unit.source, unit.invert) for unit in chunk if unit.source is not None]
+
+
+def canonicalize_sources(
+    jobs: list[tuple[Path | np.ndarray, Invert]],
+) -> tuple[np.ndarray, list[str | None]]:
+    """Read and canonicalize each source: (len(jobs), 400) pixels and an error (or None) per source.
+
+    Runs in worker processes too, so it takes and returns only picklable data.
+    """
+    pixels = np.zeros((len(jobs), INPUT_SIZE), dtype=np.float32)
+    errors: list[str | None] = [None] * len(jobs)
+    start = 0
+    while start < len(jobs):
+        # Decode a run of files first and canonicalize them afterwards: alternating Pillow's and
+        # SciPy's code per file measured 20-30% slower (caches). The pixel budget bounds memory
+        # when the inputs are photos.
+        grays: list[np.ndarray | None] = []
+        budget = _DECODE_BUDGET
+        while start + len(grays) < len(jobs) and budget > 0:
+            index = start + len(grays)
+            source = jobs[index][0]
+            gray = None
+            try:
+                gray = load_image(source) if isinstance(source, Path) else source
+                budget -= gray.size
+            except Exception as exc:
+                errors[index] = _error_text(exc, source)
+            grays.append(gray)
+        for offset, gray in enumerate(grays):
+            if gray is None:
+                continue
+            index = start + offset
+            try:
+                pixels[index] = canonicalize(gray, jobs[index][1]).reshape(INPUT_SIZE)
+            except Exception as exc:
+                errors[index] = _error_text(exc, jobs[index][0])
+        start += len(grays)
+    return pixels, errors
+
+
+# Decoded pixels held at once by `canonicalize_sources` (float32: 4 bytes each).
+_DECODE_BUDGET = 8_000_000
+
+
+def _error_text(exc: Exception, source: Path | np.ndarray) -> str:
+    if isinstance(exc, DigitcliError):
+        return _without_prefix(exc.message, source)
+    # A bug in decoding or preprocessing must not sink the other inputs; say what it was.
+    detail = " ".join(str(exc).split())
+    return f"unexpected {type(exc).__name__} (a bug; please report it): {detail}"
+
+
+def _without_prefix(message: str, source: Path | np.ndarray) -> str:
+    # imaging's messages start with the path; records and the CLI add it themselves.
+    prefix = f"{source}: " if isinstance(source, Path) else ""
+    return message[len(prefix) :] if prefix and message.startswith(prefix) else message
+
+
+def _canonicalized(
+    chunks: list[list[_Unit]], processes: int
+) -> Iterator[tuple[list[_Unit], np.ndarray, list[str | None]]]:
+    """Per chunk: its units, their canonical pixels, their errors (aligned with the units)."""
+    if processes <= 1:
+        for chunk in chunks:
+            yield chunk, *_spread(chunk, canonicalize_sources(_jobs(chunk)))
+        return
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = ProcessPoolExecutor(processes, mp_context=_mp_context(), initializer=_ignore_sigint)
+    pending: deque[tuple[list[_Unit], Future[tuple[np.ndarray, list[str | None]]]]] = deque()
+    remaining = iter(chunks)
+    try:
+        # A bounded window of chunks in flight keeps memory flat and the output in input order.
+        for chunk in islice(remaining, processes * 2):
+            pending.append((chunk, pool.submit(canonicalize_sources, _jobs(chunk))))
+        while pending:
+            chunk, future = pending.popleft()
+            following = next(remaining, None)
+            if following is not None:
+                pending.append((following, pool.submit(canonicalize_sources, _jobs(following))))
+            try:
+                result = future.result()
+            except BrokenProcessPool as exc:
+                raise DigitcliError(
+                    "a worker process died while reading images (out of memory?); "
+                    "try again with --jobs 1"
+                ) from exc
+            yield chunk, *_spread(chunk, result)
+    except BaseException:
+        # Ctrl-C, or the reader went away: stop now rather than finish the chunks in flight.
+        _stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    # The executor keeps its worker processes in `_processes` ({pid: Process}); Python 3.11 has no
+    # public way to stop them without waiting for the work already handed to them.
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        if worker.is_alive():
+            worker.terminate()
+    for worker in workers:
+        worker.join(timeout=5)
+
+
+def _mp_context() -> BaseContext:
+    import multiprocessing
+
+    # Forking is the cheapest start (workers inherit NumPy, Pillow and SciPy already imported), but
+    # forking a process that runs TensorFlow's threads is unsafe; start those workers clean.
+    if sys.platform.startswith("linux"):
+        return multiprocessing.get_context("forkserver" if "tensorflow" in sys.modules else "fork")
+    return multiprocessing.get_context()
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C reaches the whole process group: let the main process alone handle it (and stop the
+    # pool) instead of every worker printing a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _spread(
+    chunk: list[_Unit], result: tuple[np.ndarray, list[str | None]]
+) -> tuple[np.ndarray, list[str | None]]:
+    """Align the results for the chunk's readable units with all its units (known errors too)."""
+    pixels, errors = result
+    if len(errors) == len(chunk):
+        return pixels, errors
+    full_pixels = np.zeros((len(chunk), INPUT_SIZE), dtype=np.float32)
+    full_errors: list[str | None] = []
+    position = 0
+    for index, unit in enumerate(chunk):
+        if unit.source is None:
+            full_errors.append(unit.error)
+        else:
+            full_pixels[index] = pixels[position]
+            full_errors.append(errors[position])
+            position += 1
+    return full_pixels, full_errors
+
+
+def _classify(
+    chunk: list[_Unit], pixels: np.ndarray, errors: list[str | None], classifier: Classifier
+) -> list[PredictionRecord]:
+    good = [index for index, error in enumerate(errors) if error is None]
+    records: list[PredictionRecord] = []
+    if good:
+        probabilities = np.asarray(classifier(pixels[good]), dtype=np.float32)
+        ranked = np.argsort(-probabilities, axis=1, kind="stable")[:, :3]
+        rows = probabilities.astype(np.float64).tolist()
+        ranks = ranked.tolist()
+    position = 0
+    for index, unit in enumerate(chunk):
+        error = errors[index]
+        if error is not None:
+            records.append(PredictionRecord(unit.name, None, None, None, (), error))
+            continue
+        row, rank = rows[position], ranks[position]
+        position += 1
+        top3 = tuple((digit, row[digit]) for digit in rank)
+        records.append(PredictionRecord(unit.name, rank[0], row[rank[0]], tuple(row), top3))
+    return records
+
+
+# ----------------------------------------------------------------------------------------- debug
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def debug_image_name(name: str) -> str:
+    """A file name for an input's debug image: its path with separators and odd characters as '_'."""
+    stem = _UNSAFE.sub("_", name.replace("[", "-").replace("]", "")).strip("._") or "input"
+    stem = stem[-200:]  # file names are limited to 255 bytes
+    return stem if stem.lower().endswith(".png") else f"{stem}.png"
+
+
+def _write_debug_images(
+    folder: Path,
+    chunk: list[_Unit],
+    pixels: np.ndarray,
+    errors: list[str | None],
+    used: set[str],
+) -> None:
+    from PIL import Image
+
+    for index, unit in enumerate(chunk):
+        if errors[index] is not None:
+            continue  # the model saw nothing for this input
+        name = debug_image_name(unit.name)
+        if name in used:
+            base, count = name[: -len(".png")], 2
+            while f"{base}-{count}.png" in used:
+                count += 1
+            name = f"{base}-{count}.png"
+        used.add(name)
+        grey = np.round(pixels[index].reshape(SIDE, SIDE) * 255).astype(np.uint8)
+        big = np.kron(grey, np.ones((DEBUG_SCALE, DEBUG_SCALE), dtype=np.uint8))
+        target = folder / name
+        try:
+            Image.fromarray(big).save(target, format="PNG")
+        except OSError as exc:
+            raise OutputError(
+                f"{target}: cannot write the debug image ({exc.strerror or exc})"
+            ) from exc
