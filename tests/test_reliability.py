@@ -104,6 +104,7 @@ def test_partial_runs_are_never_used(trained_run: Path, tmp_path: Path) -> None:
     shutil.copytree(trained_run, complete)
     (root / "latest").write_text("20990101-000000-x-abcdef.partial\n")  # a stale pointer
     assert resolve_run(root) == complete
+    assert resolve_run(root / "latest") == complete  # the pointer file itself is accepted
 
 
 def test_missing_run_directory_is_one_line() -> None:

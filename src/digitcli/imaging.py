@@ -8,6 +8,8 @@ names the file.
 
 from __future__ import annotations
 
+import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -16,9 +18,10 @@ from PIL import Image, ImageOps
 
 from digitcli.errors import ImageError
 
-# Formats digitcli promises to read (MPO: the JPEG variant many phone cameras write). Restricting
-# Pillow to them skips probing exotic plugins, some of which run external programs (EPS).
-FORMATS = ("PNG", "JPEG", "MPO", "BMP", "GIF", "TIFF", "WEBP")
+# Formats digitcli promises to read (Pillow's JPEG reader also takes the MPO files some phones
+# write). Restricting Pillow to them skips probing exotic plugins, some of which run external
+# programs (EPS).
+FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP")
 # 50 megapixels is more than any phone photo; beyond that a file is more likely a decompression bomb
 # (a few KB that would expand to gigabytes) than a digit.
 MAX_PIXELS = 50_000_000
@@ -31,37 +34,33 @@ _TRANSPARENT_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 
 def load_image(path: Path) -> np.ndarray:
     """Greyscale float32 array in [0, 1] (0 = black) of the first frame of the image at `path`."""
-    path = Path(path)
-    if not path.exists():
-        raise ImageError(f"{path}: no such file")
-    if path.is_dir():
-        raise ImageError(f"{path}: is a directory, not an image file")
     try:
-        if path.stat().st_size == 0:
-            raise ImageError(f"{path}: the file is empty (0 bytes)")
+        # One stat call answers "missing?", "a folder?" and "empty?" (this runs once per file).
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read the file: {exc.strerror or exc}") from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise ImageError(f"{path}: is a directory, not an image file")
+    if info.st_size == 0:
+        raise ImageError(f"{path}: the file is empty (0 bytes)")
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 (closed below, after Pillow is done with it)
     except OSError as exc:
         raise ImageError(f"{path}: cannot read the file: {exc.strerror or exc}") from exc
     try:
-        with warnings.catch_warnings():
+        with handle, warnings.catch_warnings():
             # Pillow only warns between MAX_IMAGE_PIXELS and twice that; treat it as the error it is.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path, formats=FORMATS) as image:
-                width, height = image.size
-                if width * height > MAX_PIXELS:
-                    raise ImageError(
-                        f"{path}: image is {width}x{height} pixels, more than the "
-                        f"{MAX_PIXELS // 1_000_000} megapixel limit (a decompression bomb?)"
-                    )
-                if min(width, height) < MIN_SIDE:
-                    raise ImageError(
-                        f"{path}: image is {width}x{height} pixels, too small to hold a digit "
-                        f"(need at least {MIN_SIDE}x{MIN_SIDE})"
-                    )
-                gray = _to_gray(_upright(image))
+            with Image.open(handle, formats=FORMATS) as image:
+                return _decode(image, path)
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"{path}: image is too large to open safely (a decompression bomb?)") from exc
+        raise ImageError(
+            f"{path}: image is too large to open safely (a decompression bomb?)"
+        ) from exc
     except Image.UnidentifiedImageError as exc:
         raise ImageError(
             f"{path}: not an image digitcli can read (supported: PNG, JPEG, BMP, GIF, TIFF, WebP)"
@@ -72,10 +71,31 @@ def load_image(path: Path) -> np.ndarray:
         # Corrupt files make Pillow's decoders raise OSError, SyntaxError, ValueError, struct.error,
         # zlib.error, EOFError, ...: whatever the type, the file is unreadable, so report it as such.
         detail = " ".join(str(exc).split()) or type(exc).__name__
-        raise ImageError(f"{path}: cannot decode the image (truncated or corrupt?): {detail}") from exc
-    if not np.isfinite(gray).all():
-        raise ImageError(f"{path}: image holds NaN or infinite pixel values")
-    return gray
+        raise ImageError(
+            f"{path}: cannot decode the image (truncated or corrupt?): {detail}"
+        ) from exc
+
+
+def _decode(image: Image.Image, path: Path) -> np.ndarray:
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise ImageError(
+            f"{path}: image is {width}x{height} pixels, more than the "
+            f"{MAX_PIXELS // 1_000_000} megapixel limit (a decompression bomb?)"
+        )
+    if min(width, height) < MIN_SIDE:
+        raise ImageError(
+            f"{path}: image is {width}x{height} pixels, too small to hold a digit "
+            f"(need at least {MIN_SIDE}x{MIN_SIDE})"
+        )
+    image = _upright(image)
+    if image.mode == "F":
+        floats = np.asarray(image, dtype=np.float32)
+        # Only float images can hold NaN or infinity; integer pixels are always finite.
+        if not np.isfinite(floats).all():
+            raise ImageError(f"{path}: image holds NaN or infinite pixel values")
+        return _scale_floats(floats)
+    return _to_gray(image)
 
 
 def _upright(image: Image.Image) -> Image.Image:
@@ -97,8 +117,6 @@ def _to_gray(image: Image.Image) -> np.ndarray:
         return np.asarray(image).astype(np.float32) * np.float32(1 / 65535)
     if mode == "I":
         return _scale_integers(np.asarray(image))
-    if mode == "F":
-        return _scale_floats(np.asarray(image, dtype=np.float32))
     if mode == "1":
         return np.asarray(image.convert("L"), dtype=np.float32) * np.float32(1 / 255)
     if mode in _TRANSPARENT_MODES or "transparency" in image.info:
@@ -111,7 +129,9 @@ def _to_gray(image: Image.Image) -> np.ndarray:
 
 def _flatten_onto_white(image: Image.Image) -> np.ndarray:
     # Canvas apps export strokes on a transparent background: the "paper" behind them is white.
-    with_alpha = image.convert("LA") if image.mode in ("L", "LA", "La", "1") else image.convert("RGBA")
+    with_alpha = (
+        image.convert("LA") if image.mode in ("L", "LA", "La", "1") else image.convert("RGBA")
+    )
     if with_alpha.mode == "RGBA":
         alpha = np.asarray(with_alpha.getchannel("A"), dtype=np.float32) * np.float32(1 / 255)
         luma = np.asarray(with_alpha.convert("RGB").convert("L"), dtype=np.float32)
@@ -134,8 +154,6 @@ def _scale_integers(values: np.ndarray) -> np.ndarray:
 
 
 def _scale_floats(values: np.ndarray) -> np.ndarray:
-    if not np.isfinite(values).all():
-        return values  # the caller reports NaN/inf with the file's name
     low, high = float(values.min()), float(values.max())
     if low >= 0.0 and high <= 1.0:
         return values

@@ -112,6 +112,12 @@ def latest_run(root: Path) -> Path | None:
 def resolve_run(path: Path | None, default_root: Path = Path("results")) -> Path:
     """A run directory from: nothing (latest under `results/`), a results root, or a run directory."""
     target = default_root if path is None else path
+    if target.name == LATEST_POINTER and target.is_file():
+        # `results/latest` itself: follow the pointer.
+        found = latest_run(target.parent)
+        if found is None:
+            raise RunNotFoundError(f"{target}: names no complete run")
+        return found
     if not target.exists():
         what = "results folder" if path is None else "run directory"
         hint = " (train one first: digitcli train)" if path is None else ""
@@ -141,7 +147,7 @@ class ModelFiles:
 
 def resolve_model(path: Path | None, default_root: Path = Path("results")) -> ModelFiles:
     """Model files from a run directory, a results root, a .keras file or a weights .npz file."""
-    if path is not None and path.is_file():
+    if path is not None and path.is_file() and path.name != LATEST_POINTER:
         suffix = path.suffix.lower()
         run_dir = path.parent if is_run_dir(path.parent) else None
         sibling_weights = path.with_name(WEIGHTS_FILE)
