@@ -48,7 +48,7 @@ _FLAT = 0.04
 # A border with this share of its pixels in one tone (to 1/64) is a drawing's plain background,
 # even where a thick stroke runs into the edge...
 _MODAL_BORDER = 0.5
-# ...and so is the border of a small image whose middle half spans fewer tones than this.
+# ...and a border whose middle half spans fewer tones than this is nearly plain.
 _UNEVEN_BORDER = 0.1
 # Background noise (robust standard deviation) above which the ink map is blurred.
 _NOISY = 0.01
@@ -76,7 +76,7 @@ _EIGHT = np.ones((3, 3), dtype=bool)
 
 
 class Invert(str, Enum):
-    auto = "auto"  # guess: the background is the majority tone along the border
+    auto = "auto"  # guess: the border's tone is background, or (photos) the ink is the outlier
     yes = "yes"  # dark ink on light paper: flip it
     no = "no"  # already light strokes on dark
 
@@ -134,7 +134,8 @@ def canonicalize_batch(images: np.ndarray, invert: Invert = Invert.no) -> np.nda
         # Chunks keep the temporaries (a dozen arrays the size of the chunk) in cache.
         pending = np.concatenate(
             [
-                start + _batch_small(stack[start : start + _CHUNK], invert is Invert.yes, out[start:])
+                start
+                + _batch_small(stack[start : start + _CHUNK], invert is Invert.yes, out[start:])
                 for start in range(0, len(stack), _CHUNK)
             ]
         )
@@ -218,7 +219,7 @@ def _darker_ink(image: np.ndarray) -> bool:
         (width, height), Image.Resampling.BILINEAR
     )
     ratio = (image + np.float32(0.1)) / (np.asarray(field) + np.float32(0.1))
-    return np.count_nonzero(ratio < 0.5) >= np.count_nonzero(ratio > 2.0)
+    return int(np.count_nonzero(ratio < 0.5)) >= int(np.count_nonzero(ratio > 2.0))
 
 
 def _flat_background(raw: np.ndarray, border: np.ndarray) -> float | None:
@@ -368,7 +369,7 @@ def _find_digit(
     labels, count = ndimage.label(linked, structure=_EIGHT)
     if count <= 1:
         return mask, linked, True
-    chosen, found = _choose(labels, count, ink, mask, peak)
+    chosen, found = _choose(labels, count, ink, mask, peak, reach)
     return mask, np.isin(labels, chosen), found
 
 
@@ -404,7 +405,7 @@ def _tight(image: np.ndarray) -> np.ndarray:
 
 
 def _choose(
-    labels: np.ndarray, count: int, ink: np.ndarray, mask: np.ndarray, peak: float
+    labels: np.ndarray, count: int, ink: np.ndarray, mask: np.ndarray, peak: float, reach: int
 ) -> tuple[list[int], bool]:
     """Labels of the components that make up the digit, and whether the main one is convincing
     (neither a speck nor faint)."""
@@ -472,7 +473,9 @@ def _choose(
     size = max(box_h[main], box_w[main])
     gap_rows = np.maximum(extent[main, 0] - extent[:, 1], extent[:, 0] - extent[main, 1])
     gap_cols = np.maximum(extent[main, 2] - extent[:, 3], extent[:, 2] - extent[main, 3])
-    near = (np.maximum(gap_rows, gap_cols) <= _NEAR * size) & ~band & ~line
+    # The boxes are of the linked (dilated) regions: add back what the dilation took off the gap.
+    gap = np.maximum(gap_rows, gap_cols) + 2 * reach
+    near = (gap <= _NEAR * size) & ~band & ~line
     near &= (mass >= _SPECK * mass[main]) & (strength >= 0.5 * strength[main])
     # Parts of a digit are smaller than its main part; anything larger is something else (a frame).
     near &= (np.maximum(box_h, box_w) <= size) & (mass <= mass[main])
@@ -485,8 +488,8 @@ def _choose(
 
 def _stroke_width(mask: np.ndarray) -> float:
     """_stroke_widths of one 2-D mask (whole-array counts are much faster than per-axis ones)."""
-    area = np.count_nonzero(mask)
-    outline = (
+    area = int(np.count_nonzero(mask))
+    outline = int(
         np.count_nonzero(mask[1:] != mask[:-1])
         + np.count_nonzero(mask[:, 1:] != mask[:, :-1])
         + np.count_nonzero(mask[0])

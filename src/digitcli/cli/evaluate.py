@@ -41,7 +41,6 @@ ConfigOption = Annotated[
         "--config",
         "-c",
         help="YAML config whose keys are laid over the run's config (e.g. another data source).",
-        dir_okay=False,
     ),
 ]
 SetOption = Annotated[

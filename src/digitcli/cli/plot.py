@@ -60,7 +60,6 @@ def plot_command(
             "--output",
             "-o",
             metavar="DIR",
-            file_okay=False,
             help="Folder to write into (default: the run's plots/ folder).",
         ),
     ] = None,

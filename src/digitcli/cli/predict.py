@@ -138,7 +138,6 @@ def predict_command(
             metavar="DIR",
             help="Write the 20x20 image the model saw for each input, enlarged 10x, as a PNG "
             "named after the input.",
-            file_okay=False,
         ),
     ] = None,
     jobs: Annotated[

@@ -21,7 +21,6 @@ ConfigOption = Annotated[
         "--config",
         "-c",
         help="YAML config file (default: the built-in recipe, same as configs/default.yaml).",
-        dir_okay=False,
     ),
 ]
 SetOption = Annotated[

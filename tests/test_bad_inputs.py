@@ -1,0 +1,190 @@
+"""Issue 6's list of bad inputs, through the real CLI: one `error:` line, a documented code, no traceback."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitcli.cli import app
+
+DOCUMENTED_CODES = {1, 2, 3, 4, 130}
+
+
+def make_missing(folder: Path) -> list[str]:
+    return ["predict", str(folder / "missing.png")]
+
+
+def make_directory(folder: Path) -> list[str]:
+    (folder / "conf.yaml").mkdir()
+    return ["train", "--config", str(folder / "conf.yaml")]
+
+
+def make_empty(folder: Path) -> list[str]:
+    (folder / "empty.png").write_bytes(b"")
+    return ["predict", str(folder / "empty.png")]
+
+
+def make_truncated_png(folder: Path) -> list[str]:
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64), dtype=np.uint8))
+    image.save(folder / "full.png")
+    data = (folder / "full.png").read_bytes()
+    (folder / "cut.png").write_bytes(data[: len(data) // 2])
+    return ["predict", str(folder / "cut.png")]
+
+
+def make_corrupt_jpeg(folder: Path) -> list[str]:
+    Image.new("RGB", (64, 64), "white").save(folder / "ok.jpg")
+    data = bytearray((folder / "ok.jpg").read_bytes())
+    (folder / "bad.jpg").write_bytes(bytes(data[:20]) + b"\x00" * 50)
+    return ["predict", str(folder / "bad.jpg")]
+
+
+def make_text_png(folder: Path) -> list[str]:
+    (folder / "notes.png").write_text("this is not an image\n")
+    return ["predict", str(folder / "notes.png")]
+
+
+def make_tiny(folder: Path) -> list[str]:
+    Image.new("L", (1, 1), 0).save(folder / "dot.png")
+    return ["predict", str(folder / "dot.png")]
+
+
+def make_bomb(folder: Path) -> list[str]:
+    Image.new("1", (20_000, 20_000), 1).save(folder / "bomb.png")  # 400 MP, a few kB on disk
+    return ["predict", str(folder / "bomb.png")]
+
+
+def make_white(folder: Path) -> list[str]:
+    Image.new("L", (64, 64), 255).save(folder / "white.png")
+    return ["predict", str(folder / "white.png")]
+
+
+def make_black(folder: Path) -> list[str]:
+    Image.new("L", (64, 64), 0).save(folder / "black.png")
+    return ["predict", str(folder / "black.png")]
+
+
+def make_yaml_syntax(folder: Path) -> list[str]:
+    (folder / "bad.yaml").write_text("train:\n  epochs: [1\n")
+    return ["train", "--config", str(folder / "bad.yaml")]
+
+
+def make_yaml_list(folder: Path) -> list[str]:
+    (folder / "list.yaml").write_text("- train\n")
+    return ["train", "--config", str(folder / "list.yaml")]
+
+
+def make_yaml_empty(folder: Path) -> list[str]:
+    (folder / "empty.yaml").write_text("")
+    return ["train", "--config", str(folder / "empty.yaml")]
+
+
+def make_nan_pixels(folder: Path) -> list[str]:
+    rows = np.zeros((10, 400))
+    rows[3, 7] = np.nan
+    np.save(folder / "X.npy", rows)
+    np.save(folder / "y.npy", np.arange(10))
+    return ["train", "--set", "data.source=npy", "--set", f"data.path={folder}"]
+
+
+def make_inf_pixels(folder: Path) -> list[str]:
+    rows = np.zeros((10, 400))
+    rows[0, 0] = np.inf
+    np.save(folder / "X.npy", rows)
+    np.save(folder / "y.npy", np.arange(10))
+    return ["train", "--set", "data.source=npy", "--set", f"data.path={folder}"]
+
+
+def make_length_mismatch(folder: Path) -> list[str]:
+    np.save(folder / "X.npy", np.zeros((10, 400)))
+    np.save(folder / "y.npy", np.arange(9))
+    return ["train", "--set", "data.source=npy", "--set", f"data.path={folder}"]
+
+
+def make_labels_out_of_range(folder: Path) -> list[str]:
+    np.save(folder / "X.npy", np.zeros((10, 400)))
+    np.save(folder / "y.npy", np.arange(10) + 1)
+    return ["train", "--set", "data.source=npy", "--set", f"data.path={folder}"]
+
+
+def make_empty_dataset_folder(folder: Path) -> list[str]:
+    (folder / "data" / "3").mkdir(parents=True)
+    return ["train", "--set", "data.source=folder", "--set", f"data.path={folder / 'data'}"]
+
+
+def make_missing_run(folder: Path) -> list[str]:
+    return ["evaluate", str(folder / "no-such-run")]
+
+
+Case = tuple[Callable[[Path], list[str]], int, str]
+
+CASES: dict[str, Case] = {
+    "missing file": (make_missing, 1, "missing.png: no such file"),
+    "directory": (make_directory, 2, "conf.yaml: is a directory"),
+    "empty file": (make_empty, 1, "empty.png: the file is empty"),
+    "truncated png": (make_truncated_png, 1, "cut.png:"),
+    "corrupt jpeg": (make_corrupt_jpeg, 1, "bad.jpg:"),
+    "text named png": (make_text_png, 1, "notes.png:"),
+    "1x1 image": (make_tiny, 1, "dot.png:"),
+    "decompression bomb": (make_bomb, 1, "bomb.png:"),
+    "all white": (make_white, 1, "white.png: no ink found"),
+    "all black": (make_black, 1, "black.png: no ink found"),
+    "yaml syntax": (make_yaml_syntax, 2, "bad.yaml: YAML syntax error at line 3"),
+    "yaml list": (make_yaml_list, 2, "list.yaml: expected a YAML mapping"),
+    "yaml empty": (make_yaml_empty, 2, "empty.yaml: the file is empty"),
+    "nan pixels": (make_nan_pixels, 1, "X.npy: pixels contain NaN or infinite values"),
+    "inf pixels": (make_inf_pixels, 1, "X.npy: pixels contain NaN or infinite values"),
+    "length mismatch": (make_length_mismatch, 1, "X.npy has 10 images but"),
+    "labels out of range": (make_labels_out_of_range, 1, "y.npy: labels must be in 0-9, found 10"),
+    "empty dataset folder": (make_empty_dataset_folder, 1, "no images found in subfolders"),
+    "missing run": (make_missing_run, 1, "no-such-run: run directory not found"),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_gives_one_line_and_documented_code(
+    name: str,
+    runner,  # type: ignore[no-untyped-def]
+    trained_run: Path,
+    tmp_path: Path,
+) -> None:
+    make, code, fragment = CASES[name]
+    shutil.copytree(trained_run, Path("results") / trained_run.name)
+    args = make(tmp_path)
+    if args[0] == "predict":
+        args += ["--model", "results", "--format", "csv"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == code, result.stderr
+    assert result.exit_code in DOCUMENTED_CODES
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and fragment in lines[0], lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not list(Path("results").glob("*.partial"))
+
+
+def test_truncated_weights_and_mismatched_model(runner, trained_run: Path) -> None:  # type: ignore[no-untyped-def]
+    run = Path("results") / trained_run.name
+    shutil.copytree(trained_run, run)
+    Image.new("L", (28, 28), 0).save("digit.png")
+    data = (run / "weights.npz").read_bytes()
+    (run / "weights.npz").write_bytes(data[: len(data) // 3])
+    result = runner.invoke(app, ["predict", "digit.png", "--model", str(run)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        f"error: {run / 'weights.npz'}: not a readable digitcli weights"
+    )
+    assert result.stderr.count("\n") == 1
+
+    wide = {f"kernel_{i}": np.zeros(s, np.float32) for i, s in enumerate([(784, 25), (25, 10)])}
+    wide |= {f"bias_{i}": np.zeros(s, np.float32) for i, s in enumerate([25, 10])}
+    np.savez("wide.npz", activations=np.array(["relu", "linear"]), **wide)
+    result = runner.invoke(app, ["predict", "digit.png", "--model", "wide.npz"])
+    assert result.exit_code == 1
+    assert "expects 784 pixels" in result.stderr or "400" in result.stderr
+    assert result.stderr.count("\n") == 1

@@ -1,0 +1,90 @@
+"""Property: any image file, whatever its size, mode and contents, either reads as a canonical 20x20
+image or fails with a DigitcliError (which the CLI reports as one line), never anything else."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image, ImageDraw
+
+from digitcli.errors import DigitcliError
+from digitcli.imaging import load_image
+from digitcli.preprocess import SIDE, Invert, canonicalize
+
+MODES = ("L", "RGB", "RGBA", "P", "I;16")
+CONTENTS = ("noise", "flat", "strokes", "gradient", "sparse")
+
+
+def render(kind: str, height: int, width: int, seed: int) -> np.ndarray:
+    """8-bit-range float pixels (height, width) of one kind of content."""
+    rng = np.random.default_rng(seed)
+    if kind == "noise":
+        return rng.uniform(0, 255, (height, width))
+    if kind == "flat":
+        return np.full((height, width), float(rng.integers(0, 256)))
+    if kind == "gradient":
+        return np.add.outer(np.linspace(0, rng.uniform(0, 255), height), np.linspace(0, 60, width))
+    if kind == "sparse":
+        pixels = np.full((height, width), 255.0)
+        pixels[rng.random((height, width)) < 0.01] = 0.0
+        return pixels
+    image = Image.new("L", (width, height), int(rng.integers(0, 256)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(int(rng.integers(1, 6))):
+        points = [(float(rng.uniform(0, width)), float(rng.uniform(0, height))) for _ in range(3)]
+        draw.line(points, fill=int(rng.integers(0, 256)), width=int(rng.integers(1, 8)))
+    return np.asarray(image, dtype=np.float64)
+
+
+def save(pixels: np.ndarray, mode: str, path: Path, seed: int) -> None:
+    grey = np.clip(pixels, 0, 255).astype(np.uint8)
+    if mode == "L":
+        image = Image.fromarray(grey, mode="L")
+    elif mode == "RGB":
+        image = Image.fromarray(
+            np.stack([grey, np.roll(grey, 1, axis=1), grey], axis=2), mode="RGB"
+        )
+    elif mode == "RGBA":
+        alpha = np.random.default_rng(seed).choice([0, 128, 255], size=grey.shape).astype(np.uint8)
+        image = Image.fromarray(np.stack([grey, grey, grey, alpha], axis=2), mode="RGBA")
+    elif mode == "P":
+        image = Image.fromarray(grey, mode="L").convert("P")
+        if seed % 2:
+            image.info["transparency"] = 0
+    else:
+        image = Image.fromarray((np.clip(pixels, 0, 255) * 257).astype(np.uint16))
+    if "transparency" in image.info:
+        image.save(path, transparency=image.info["transparency"])
+    else:
+        image.save(path)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    height=st.integers(1, 200),
+    width=st.integers(1, 200),
+    mode=st.sampled_from(MODES),
+    kind=st.sampled_from(CONTENTS),
+    invert=st.sampled_from(list(Invert)),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_any_image_file_canonicalizes_or_fails_cleanly(
+    height: int, width: int, mode: str, kind: str, invert: Invert, seed: int
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "image.png"
+        save(render(kind, height, width, seed), mode, path, seed)
+        try:
+            result = canonicalize(load_image(path), invert)
+        except DigitcliError as exc:
+            assert str(path) in exc.message or "no ink" in exc.message
+            assert "\n" not in exc.message
+            return
+    assert result.shape == (SIDE, SIDE)
+    assert result.dtype == np.float32
+    assert np.isfinite(result).all()
+    assert result.min() >= 0.0 and result.max() <= 1.0
