@@ -103,3 +103,18 @@ def test_numpy_engine_predict_never_imports_tensorflow(trained_run: Path, tmp_pa
     report = loaded_after(["predict", str(path), "--model", str(trained_run), "--format", "plain"])
     assert report["exit_codes"] == [0]
     assert report["loaded"] == []
+
+
+def test_one_small_image_predicts_without_scipy(trained_run: Path, tmp_path: Path) -> None:
+    """A lone small digit is labelled in NumPy: scipy.ndimage's import would double start-up."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("L", (28, 28), 0)
+    ImageDraw.Draw(image).line([(14, 4), (14, 24)], fill=255, width=3)
+    path = tmp_path / "one.png"
+    image.save(path)
+    modules = imported_modules(
+        "predict", str(path), "--model", str(trained_run), "--format", "plain"
+    )
+    assert "scipy.ndimage" not in modules
+    assert "digitcli.preprocess" in modules

@@ -24,6 +24,7 @@ from digitcli.errors import DigitcliError
 from digitcli.imaging import load_image
 from digitcli.inference import NumpyModel
 from digitcli.preprocess import SIDE, Invert, canonicalize, canonicalize_batch
+from digitcli.runs import resolve_run
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -87,7 +88,9 @@ def write_sheet(
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, help="run directory holding weights.npz")
+    parser.add_argument(
+        "run", type=Path, help="run directory, results folder or results/latest (its latest run)"
+    )
     parser.add_argument("--images", type=Path, default=DEFAULT_IMAGES, help="test set folder")
     parser.add_argument("--sheet", type=Path, help="write a contact sheet of canonical images here")
     parser.add_argument(
@@ -96,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--errors", action="store_true", help="list every misread image")
     args = parser.parse_args(argv)
 
-    model = NumpyModel.load(args.run / "weights.npz")
+    model = NumpyModel.load(resolve_run(args.run) / "weights.npz")
     items = load_testset(args.images)
     start = time.perf_counter()
     images, failures = canonical_images(items)

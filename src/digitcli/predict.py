@@ -30,7 +30,7 @@ import numpy as np
 
 from digitcli.errors import DigitcliError, ModelError, OutputError, UsageError
 from digitcli.imaging import load_image
-from digitcli.preprocess import SIDE, Invert, canonicalize
+from digitcli.preprocess import SIDE, Invert, canonicalize, warm_up
 from digitcli.runs import ModelFiles
 
 if TYPE_CHECKING:
@@ -429,6 +429,8 @@ def canonicalize_sources(
     """
     pixels = np.zeros((len(jobs), INPUT_SIZE), dtype=np.float32)
     errors: list[str | None] = [None] * len(jobs)
+    if len(jobs) > _FEW_IMAGES:
+        warm_up()  # scipy's labelling pays for its import after a handful of images
     start = 0
     while start < len(jobs):
         # Decode a run of files first and canonicalize them afterwards: alternating Pillow's and
@@ -457,6 +459,9 @@ def canonicalize_sources(
         start += len(grays)
     return pixels, errors
 
+
+# Up to this many images, a fresh process is faster without importing scipy.ndimage.
+_FEW_IMAGES = 8
 
 # Decoded pixels held at once by `canonicalize_sources` (float32: 4 bytes each).
 _DECODE_BUDGET = 8_000_000

@@ -23,12 +23,13 @@ would change nothing (a flat background needs no lighting model, a clean one no 
 from __future__ import annotations
 
 import contextlib
+import sys
 from enum import Enum
 from functools import lru_cache
+from types import ModuleType
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
 from digitcli.errors import NoInkError
 
@@ -251,14 +252,14 @@ def _photo_ink(raw: np.ndarray) -> tuple[np.ndarray, float]:
     # opening a little wider than the strokes follows it, yet removes the strokes themselves.
     _, threshold, _ = _levels(ink, noise, inner=True)
     size = min(2 * int(np.ceil(_main_stroke_width(ink > threshold))) + 3, max(raw.shape) // 5)
-    smooth = ndimage.uniform_filter(raw, 3) if noise > _NOISY else raw
-    opened = ndimage.grey_opening(smooth, size=(size, size), mode="nearest")
+    smooth = _ndimage().uniform_filter(raw, 3) if noise > _NOISY else raw
+    opened = _ndimage().grey_opening(smooth, size=(size, size), mode="nearest")
     return _denoise(_remove_background(raw, np.maximum(background, opened)), noise), noise
 
 
 def _main_stroke_width(mask: np.ndarray) -> float:
     """Stroke width of the larger ink regions, leaving out bands along the border (a table)."""
-    labels, count = ndimage.label(mask, structure=_EIGHT)
+    labels, count = _ndimage().label(mask, structure=_EIGHT)
     if count == 0:
         return 0.0
     height, width = mask.shape
@@ -289,7 +290,7 @@ def _remove_background(raw: np.ndarray, background: np.ndarray | float) -> np.nd
 
 def _denoise(ink: np.ndarray, noise: float) -> np.ndarray:
     if noise > _NOISY:
-        return ndimage.gaussian_filter(ink, 0.8, truncate=3.0)
+        return _ndimage().gaussian_filter(ink, 0.8, truncate=3.0)
     return ink
 
 
@@ -302,10 +303,10 @@ def _lighting(raw: np.ndarray) -> np.ndarray | float:
     blocks = tiles.transpose(0, 2, 1, 3).reshape(rows, cols, block * block)
     # The 10th percentile of each block is its paper: ink rarely covers 90% of a block.
     grid = np.percentile(blocks, 10, axis=2).astype(np.float32)
-    grid = ndimage.grey_opening(grid, size=(_GRID_OPENING, _GRID_OPENING), mode="nearest")
+    grid = _ndimage().grey_opening(grid, size=(_GRID_OPENING, _GRID_OPENING), mode="nearest")
     if float(grid.max() - grid.min()) < _FLAT:
         return float(np.median(grid))
-    grid = ndimage.gaussian_filter(grid, 0.7, mode="nearest")
+    grid = _ndimage().gaussian_filter(grid, 0.7, mode="nearest")
     field = Image.fromarray(grid, mode="F").resize(
         (cols * block, rows * block), Image.Resampling.BILINEAR
     )
@@ -365,12 +366,66 @@ def _find_digit(
     mask = ink > threshold
     reach = max(1, round(max(ink.shape) / 200))
     # Join strokes broken by a lighter patch or a pen skip, so a 5 stays one piece.
-    linked = _dilate(mask) if reach == 1 else ndimage.binary_dilation(mask, _EIGHT, reach)
-    labels, count = ndimage.label(linked, structure=_EIGHT)
+    linked = _dilate(mask) if reach == 1 else _ndimage().binary_dilation(mask, _EIGHT, reach)
+    labels, count = _label(linked)
     if count <= 1:
         return mask, linked, True
     chosen, found = _choose(labels, count, ink, mask, peak, reach)
     return mask, np.isin(labels, chosen), found
+
+
+def _ndimage() -> ModuleType:
+    """scipy.ndimage, imported on first use: its import (~0.2 s) would double the start-up of a
+    one-image `predict`, whose clean digit needs none of it."""
+    from scipy import ndimage
+
+    return ndimage
+
+
+def warm_up() -> None:
+    """Import scipy.ndimage now: worth it before canonicalizing more than a few images, since its
+    labelling is much faster than the NumPy fallback used for a lone small image."""
+    _ndimage()
+
+
+# Below this many pixels, labelling in NumPy beats paying for scipy's import in a fresh process.
+_SMALL_LABEL_PIXELS = 64 * 64
+
+
+def _label(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """8-connected components of `mask`, numbered 1.. in raster order of their first pixel, exactly
+    as `scipy.ndimage.label(mask, structure=np.ones((3, 3)))` numbers them."""
+    if "scipy.ndimage" in sys.modules or mask.size > _SMALL_LABEL_PIXELS:
+        labels, count = _ndimage().label(mask, structure=_EIGHT)
+        return labels, int(count)
+    return _label_small(mask)
+
+
+def _label_small(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """NumPy labelling for small masks: every pixel takes the smallest flat index among its linked
+    neighbours, with pointer jumping so long strokes converge in a few rounds."""
+    height, width = mask.shape
+    if not mask.any():
+        return np.zeros(mask.shape, dtype=np.int32), 0
+    big = np.int64(height * width)
+    index = np.arange(height * width, dtype=np.int64).reshape(height, width)
+    parent = np.where(mask, index, big)
+    padded = np.full((height + 2, width + 2), big, dtype=np.int64)
+    while True:
+        padded[1:-1, 1:-1] = parent
+        rows = np.minimum(np.minimum(padded[:-2, :], padded[1:-1, :]), padded[2:, :])
+        smallest = np.minimum(np.minimum(rows[:, :-2], rows[:, 1:-1]), rows[:, 2:])
+        updated = np.where(mask, smallest, big)
+        # Pointer jumping: follow each pixel's new root to that root's own root.
+        flat = np.append(updated.ravel(), big)
+        updated = np.where(mask, flat[np.minimum(updated, big)], big)
+        if np.array_equal(updated, parent):
+            break
+        parent = updated
+    roots, inverse = np.unique(parent[mask], return_inverse=True)
+    labels = np.zeros(mask.shape, dtype=np.int32)
+    labels[mask] = inverse.ravel() + 1
+    return labels, len(roots)
 
 
 def _dilate(mask: np.ndarray) -> np.ndarray:
@@ -411,12 +466,14 @@ def _choose(
     (neither a speck nor faint)."""
     height, width = labels.shape
     index = np.arange(1, count + 1)
-    mass = np.asarray(ndimage.sum_labels(np.where(mask, ink, 0), labels, index), dtype=np.float64)
-    strength = np.asarray(ndimage.maximum(ink, labels, index), dtype=np.float64)
+    mass = np.asarray(
+        _ndimage().sum_labels(np.where(mask, ink, 0), labels, index), dtype=np.float64
+    )
+    strength = np.asarray(_ndimage().maximum(ink, labels, index), dtype=np.float64)
     extent = np.array(
         [
             [box[0].start, box[0].stop, box[1].start, box[1].stop]
-            for box in ndimage.find_objects(labels)
+            for box in _ndimage().find_objects(labels)
         ]
     )
     box_h = extent[:, 1] - extent[:, 0]
@@ -681,8 +738,8 @@ def _batch_small(stack: np.ndarray, flip: bool, out: np.ndarray) -> np.ndarray:
     linked = _dilate(mask)
     structure = np.zeros((3, 3, 3), dtype=bool)
     structure[1] = True  # connect pixels within an image, never across images
-    labels, _ = ndimage.label(linked, structure=structure)
-    pieces = np.bincount([box[0].start for box in ndimage.find_objects(labels)], minlength=count)
+    labels, _ = _ndimage().label(linked, structure=structure)
+    pieces = np.bincount([box[0].start for box in _ndimage().find_objects(labels)], minlength=count)
     simple = quiet & ~blank & (pieces == 1)
     core = np.where(mask, ink, 0.0).reshape(count, -1).max(axis=1).astype(np.float64)
     core = np.maximum(core, floor + 1e-3)

@@ -12,6 +12,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
@@ -22,6 +23,13 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class EngineChoice(str, Enum):
+    """Which forward pass to run: NumPy from weights.npz (fast start) or the Keras model."""
+
+    numpy = "numpy"
+    tf = "tf"
 
 
 @dataclass

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from digitcli.cli._common import handle_errors, info, stdout_console, stdout_is_terminal
+from digitcli.cli._common import (
+    EngineChoice,
+    handle_errors,
+    info,
+    stdout_console,
+    stdout_is_terminal,
+)
 
 if TYPE_CHECKING:
     from digitcli.evaluation import Evaluation
@@ -28,11 +34,6 @@ class SplitChoice(str, Enum):
     test = "test"
     validation = "validation"
     train = "train"
-
-
-class EngineChoice(str, Enum):
-    numpy = "numpy"
-    tf = "tf"
 
 
 ConfigOption = Annotated[

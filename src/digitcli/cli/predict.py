@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from digitcli.cli._common import handle_errors, info, stdout_console, stdout_is_terminal
+from digitcli.cli._common import (
+    EngineChoice,
+    handle_errors,
+    info,
+    stdout_console,
+    stdout_is_terminal,
+)
 from digitcli.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -37,11 +43,6 @@ class OutputFormat(str, Enum):
 
 # Mirrors of digitcli.predict's and digitcli.preprocess's enums: importing those modules here would
 # make every digitcli command pay for NumPy, Pillow and SciPy at start-up.
-class EngineChoice(str, Enum):
-    numpy = "numpy"
-    tf = "tf"
-
-
 class InvertChoice(str, Enum):
     auto = "auto"
     yes = "yes"
