@@ -16,8 +16,6 @@ from digitcli.config import INPUT_SIZE, NUM_CLASSES, DataConfig, DataSource, Pix
 from digitcli.errors import DataError, DigitcliError
 from digitcli.preprocess import SIDE, Invert, canonicalize_batch
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-
 
 @dataclass(frozen=True)
 class Split:
@@ -175,7 +173,7 @@ def _load_npy(config: DataConfig) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _load_folder(config: DataConfig) -> tuple[np.ndarray, np.ndarray]:
-    from digitcli.imaging import load_image
+    from digitcli.imaging import IMAGE_SUFFIXES, load_image
     from digitcli.preprocess import canonicalize
 
     if config.path is None:

@@ -22,6 +22,8 @@ from digitcli.errors import ImageError
 # write). Restricting Pillow to them skips probing exotic plugins, some of which run external
 # programs (EPS).
 FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP")
+# File name endings of those formats: what a folder contributes (folder data source, predict DIR).
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 # 50 megapixels is more than any phone photo; beyond that a file is more likely a decompression bomb
 # (a few KB that would expand to gigabytes) than a digit.
 MAX_PIXELS = 50_000_000

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Literal, TextIO
 import numpy as np
 
 from digitcli.errors import DigitcliError, ModelError, OutputError, UsageError
-from digitcli.imaging import load_image
+from digitcli.imaging import IMAGE_SUFFIXES, load_image
 from digitcli.preprocess import SIDE, Invert, canonicalize, warm_up
 from digitcli.runs import ModelFiles
 
@@ -39,9 +39,6 @@ if TYPE_CHECKING:
 
 # What the network reads: a canonical 20x20 image flattened row-major.
 INPUT_SIZE = SIDE * SIDE
-# Folders contribute files with these suffixes (the same set as data.IMAGE_SUFFIXES; not imported
-# from there because digitcli.data pulls in pydantic, which one-image predictions should not pay).
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 NPY_SUFFIX = ".npy"
 # Records go through the network, and out to the renderer, this many at a time.
 CHUNK_SIZE = 1024
