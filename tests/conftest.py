@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -45,3 +46,40 @@ def runner():  # type: ignore[no-untyped-def]
     from typer.testing import CliRunner
 
     return CliRunner(env={"COLUMNS": "120", "NO_COLOR": "1", "TERM": "dumb"})
+
+
+@pytest.fixture(scope="session")
+def confident_digits(
+    trained_run: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[int, np.ndarray]:
+    """label -> canonical 20x20 image (light on dark) that the `trained_run` model reads
+    confidently (> 0.8) when it is saved as a dark-on-light PNG and predicted; 2 or 3 labels."""
+    from pictures import paper
+    from PIL import Image
+
+    from digitcli.config import load_config
+    from digitcli.data import load_dataset
+    from digitcli.inference import NumpyModel
+    from digitcli.predict import InputItem, predict_inputs
+    from digitcli.runs import resolve_model
+
+    config = load_config(trained_run / "config.yaml")
+    test = load_dataset(config.data, config.seed).test
+    probabilities = NumpyModel.load(trained_run / "weights.npz").probabilities(test.x)
+    folder = tmp_path_factory.mktemp("samples")
+    files = resolve_model(trained_run)
+    chosen: dict[int, np.ndarray] = {}
+    for index in np.argsort(-probabilities.max(axis=1), kind="stable"):
+        label = int(test.y[index])
+        if label in chosen or int(probabilities[index].argmax()) != label:
+            continue
+        image = test.x[index].reshape(20, 20)
+        path = folder / f"{index}.png"
+        Image.fromarray(paper(image)).save(path)
+        record = next(predict_inputs([InputItem(path, str(path))], files))
+        if record.digit == label and (record.confidence or 0) > 0.8:
+            chosen[label] = image
+        if len(chosen) == 3:
+            break
+    assert len(chosen) >= 2, "the fixture model reads too few digits confidently"
+    return chosen

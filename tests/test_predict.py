@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pictures import paper
 from PIL import Image
 
 from digitcli.errors import ModelError, UsageError
 from digitcli.predict import (
     Classifier,
     Engine,
-    InputItem,
     PixelOrder,
     PredictionRecord,
     collect_inputs,
@@ -33,39 +33,10 @@ from digitcli.preprocess import Invert
 from digitcli.runs import ModelFiles, resolve_model
 
 
-def paper(image: np.ndarray) -> np.ndarray:
-    """A canonical 20x20 light-on-dark image as a 28x28 uint8 picture of dark ink on white paper."""
-    padded = np.pad(image, 4)
-    return np.round((1.0 - padded) * 255).astype(np.uint8)
-
-
 @pytest.fixture(scope="module")
-def samples(trained_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[int, np.ndarray]:
+def samples(confident_digits: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
     """label -> canonical 20x20 image (light on dark) that the model reads confidently from a PNG."""
-    from digitcli.config import load_config
-    from digitcli.data import load_dataset
-    from digitcli.inference import NumpyModel
-
-    config = load_config(trained_run / "config.yaml")
-    test = load_dataset(config.data, config.seed).test
-    probabilities = NumpyModel.load(trained_run / "weights.npz").probabilities(test.x)
-    folder = tmp_path_factory.mktemp("samples")
-    files = resolve_model(trained_run)
-    chosen: dict[int, np.ndarray] = {}
-    for index in np.argsort(-probabilities.max(axis=1), kind="stable"):
-        label = int(test.y[index])
-        if label in chosen or int(probabilities[index].argmax()) != label:
-            continue
-        image = test.x[index].reshape(20, 20)
-        path = folder / f"{index}.png"
-        Image.fromarray(paper(image)).save(path)
-        record = next(predict_inputs([InputItem(path, str(path))], files))
-        if record.digit == label and (record.confidence or 0) > 0.8:
-            chosen[label] = image
-        if len(chosen) == 3:
-            break
-    assert len(chosen) >= 2, "the fixture model reads too few digits confidently"
-    return chosen
+    return confident_digits
 
 
 @pytest.fixture(scope="module")

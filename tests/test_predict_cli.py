@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pictures import paper
 from PIL import Image
 from typer.testing import CliRunner, Result
 
@@ -25,40 +26,10 @@ from digitcli.cli import app
 ANSI_ESCAPE = "\x1b["
 
 
-def paper(image: np.ndarray) -> np.ndarray:
-    """A canonical 20x20 light-on-dark image as a 28x28 uint8 picture of dark ink on white paper."""
-    return np.round((1.0 - np.pad(image, 4)) * 255).astype(np.uint8)
-
-
 @pytest.fixture(scope="module")
-def samples(trained_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[int, np.ndarray]:
+def samples(confident_digits: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
     """label -> a 28x28 dark-on-light picture the model reads confidently."""
-    from digitcli.config import load_config
-    from digitcli.data import load_dataset
-    from digitcli.inference import NumpyModel
-    from digitcli.predict import InputItem, predict_inputs
-    from digitcli.runs import resolve_model
-
-    config = load_config(trained_run / "config.yaml")
-    test = load_dataset(config.data, config.seed).test
-    probabilities = NumpyModel.load(trained_run / "weights.npz").probabilities(test.x)
-    folder = tmp_path_factory.mktemp("cli-samples")
-    files = resolve_model(trained_run)
-    chosen: dict[int, np.ndarray] = {}
-    for index in np.argsort(-probabilities.max(axis=1), kind="stable"):
-        label = int(test.y[index])
-        if label in chosen or int(probabilities[index].argmax()) != label:
-            continue
-        picture = paper(test.x[index].reshape(20, 20))
-        path = folder / f"{index}.png"
-        Image.fromarray(picture).save(path)
-        record = next(predict_inputs([InputItem(path, str(path))], files))
-        if record.digit == label and (record.confidence or 0) > 0.8:
-            chosen[label] = picture
-        if len(chosen) == 3:
-            break
-    assert len(chosen) >= 2, "the fixture model reads too few digits confidently"
-    return chosen
+    return {label: paper(image) for label, image in confident_digits.items()}
 
 
 @pytest.fixture
