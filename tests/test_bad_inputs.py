@@ -84,20 +84,17 @@ def make_yaml_empty(folder: Path) -> list[str]:
     return ["train", "--config", str(folder / "empty.yaml")]
 
 
-def make_nan_pixels(folder: Path) -> list[str]:
-    rows = np.zeros((10, 400))
-    rows[3, 7] = np.nan
-    np.save(folder / "X.npy", rows)
-    np.save(folder / "y.npy", np.arange(10))
-    return ["train", "--set", "data.source=npy", "--set", f"data.path={folder}"]
+def lab_files_with_pixel(value: float) -> Callable[[Path], list[str]]:
+    """Lab files whose X.npy holds one bad pixel value (NaN or infinity)."""
 
+    def make(folder: Path) -> list[str]:
+        rows = np.zeros((10, 400))
+        rows[3, 7] = value
+        np.save(folder / "X.npy", rows)
+        np.save(folder / "y.npy", np.arange(10))
+        return ["train", "--set", "data.source=npy", "--set", f"data.path={folder}"]
 
-def make_inf_pixels(folder: Path) -> list[str]:
-    rows = np.zeros((10, 400))
-    rows[0, 0] = np.inf
-    np.save(folder / "X.npy", rows)
-    np.save(folder / "y.npy", np.arange(10))
-    return ["train", "--set", "data.source=npy", "--set", f"data.path={folder}"]
+    return make
 
 
 def make_length_mismatch(folder: Path) -> list[str]:
@@ -137,8 +134,8 @@ CASES: dict[str, Case] = {
     "yaml syntax": (make_yaml_syntax, 2, "bad.yaml: YAML syntax error at line 3"),
     "yaml list": (make_yaml_list, 2, "list.yaml: expected a YAML mapping"),
     "yaml empty": (make_yaml_empty, 2, "empty.yaml: the file is empty"),
-    "nan pixels": (make_nan_pixels, 1, "X.npy: pixels contain NaN or infinite values"),
-    "inf pixels": (make_inf_pixels, 1, "X.npy: pixels contain NaN or infinite values"),
+    "nan pixels": (lab_files_with_pixel(np.nan), 1, "X.npy: pixels contain NaN or infinite values"),
+    "inf pixels": (lab_files_with_pixel(np.inf), 1, "X.npy: pixels contain NaN or infinite values"),
     "length mismatch": (make_length_mismatch, 1, "X.npy has 10 images but"),
     "labels out of range": (make_labels_out_of_range, 1, "y.npy: labels must be in 0-9, found 10"),
     "empty dataset folder": (make_empty_dataset_folder, 1, "no images found in subfolders"),
