@@ -185,6 +185,55 @@ def run_child(
     return Child(seconds, cpu, usage.ru_maxrss / 1024, process.returncode, stdout, stderr)
 
 
+BASELINE = "model.fit"
+
+
+def train_reference_model(
+    path: str, seed: int, epochs: int, data: Sequence[np.ndarray]
+) -> tuple[Any, dict[str, float], float | None]:
+    """Train the reference network once in this process, by plain `model.fit` (BASELINE) or by a
+    digitcli engine ("fast", "keras"): (model, final epoch's metrics, first epoch's seconds)."""
+    from digitcli.tf_runtime import load_tensorflow
+
+    load_tensorflow()
+    import keras
+
+    from digitcli.config import AugmentConfig, Engine, ModelConfig
+    from digitcli.engines import FitRequest, fit
+    from digitcli.model import build_model
+
+    x_train, y_train, x_val, y_val = data[:4]
+    keras.utils.set_random_seed(seed)
+    model = build_model(ModelConfig(), learning_rate=0.001)
+    if path == BASELINE:
+        history = model.fit(
+            x_train,
+            y_train,
+            epochs=epochs,
+            batch_size=REFERENCE_BATCH,
+            validation_data=(x_val, y_val),
+            shuffle=True,
+            verbose=0,
+        ).history
+        return model, {key: float(values[-1]) for key, values in history.items()}, None
+    logs = fit(
+        Engine(path),
+        FitRequest(
+            model=model,
+            x_train=x_train,
+            y_train=y_train,
+            x_val=x_val,
+            y_val=y_val,
+            epochs=epochs,
+            batch_size=REFERENCE_BATCH,
+            seed=seed,
+            augment=AugmentConfig(),
+        ),
+    )
+    final = {key: value for key, value in logs[-1].as_dict().items() if key != "seconds"}
+    return model, final, logs[0].seconds
+
+
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 

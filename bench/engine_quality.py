@@ -31,47 +31,13 @@ TOLERANCE_PP = 0.5
 
 
 def _train(path: str, seed: int, epochs: int, data: tuple[np.ndarray, ...]) -> dict[str, Any]:
-    import keras
-
-    from digitcli.config import AugmentConfig, Engine, ModelConfig
-    from digitcli.engines import FitRequest, fit
-    from digitcli.model import build_model
-
-    x_train, y_train, x_val, y_val, x_test, y_test = data
-    keras.utils.set_random_seed(seed)
-    model = build_model(ModelConfig(), learning_rate=0.001)
+    x_test, y_test = data[4], data[5]
     started = time.perf_counter()
-    if path == "model.fit":
-        history = model.fit(
-            x_train,
-            y_train,
-            epochs=epochs,
-            batch_size=_common.REFERENCE_BATCH,
-            validation_data=(x_val, y_val),
-            shuffle=True,
-            verbose=0,
-        ).history
-        val_accuracy = float(history["val_accuracy"][-1])
-    else:
-        logs = fit(
-            Engine.fast,
-            FitRequest(
-                model=model,
-                x_train=x_train,
-                y_train=y_train,
-                x_val=x_val,
-                y_val=y_val,
-                epochs=epochs,
-                batch_size=_common.REFERENCE_BATCH,
-                seed=seed,
-                augment=AugmentConfig(),
-            ),
-        )
-        val_accuracy = logs[-1].val_accuracy
+    model, final, _ = _common.train_reference_model(path, seed, epochs, data)
     seconds = time.perf_counter() - started
     predicted = np.argmax(model.predict(x_test, batch_size=4096, verbose=0), axis=1)
     return {
-        "val_accuracy": val_accuracy,
+        "val_accuracy": final["val_accuracy"],
         "test_accuracy": float(np.mean(predicted == y_test)),
         "seconds": seconds,
     }

@@ -19,7 +19,7 @@ from typing import Any
 
 import _common
 
-BASELINE = "model.fit"
+BASELINE = _common.BASELINE  # plain Keras model.fit, the reference
 FAST = "fast"
 KERAS_ENGINE = "keras"  # digitcli's `train.engine: keras`: model.fit one epoch at a time
 
@@ -29,45 +29,9 @@ def train_once(path: str, seed: int, epochs: int) -> dict[str, Any]:
     from digitcli.tf_runtime import load_tensorflow
 
     load_tensorflow()
-    import keras
-
-    from digitcli.config import AugmentConfig, Engine, ModelConfig
-    from digitcli.engines import FitRequest, fit
-    from digitcli.model import build_model
-
-    x_train, y_train, x_val, y_val = _common.reference_data()
-    keras.utils.set_random_seed(seed)
-    model = build_model(ModelConfig(), learning_rate=0.001)
+    data = _common.reference_data()
     started, cpu_started = time.perf_counter(), time.process_time()
-    if path == BASELINE:
-        history = model.fit(
-            x_train,
-            y_train,
-            epochs=epochs,
-            batch_size=_common.REFERENCE_BATCH,
-            validation_data=(x_val, y_val),
-            shuffle=True,
-            verbose=0,
-        ).history
-        final = {key: float(values[-1]) for key, values in history.items()}
-        first_epoch = None
-    else:
-        logs = fit(
-            Engine(path),
-            FitRequest(
-                model=model,
-                x_train=x_train,
-                y_train=y_train,
-                x_val=x_val,
-                y_val=y_val,
-                epochs=epochs,
-                batch_size=_common.REFERENCE_BATCH,
-                seed=seed,
-                augment=AugmentConfig(),
-            ),
-        )
-        final = {key: value for key, value in logs[-1].as_dict().items() if key != "seconds"}
-        first_epoch = logs[0].seconds
+    _, final, first_epoch = _common.train_reference_model(path, seed, epochs, data)
     return {
         "path": path,
         "seed": seed,
