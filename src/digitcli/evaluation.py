@@ -9,6 +9,7 @@ docs/evaluation-schema.md. Nothing here prints; warnings come back in `Evaluatio
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from enum import Enum
@@ -18,12 +19,13 @@ from typing import Any
 import numpy as np
 
 from digitcli.config import NUM_CLASSES, Config, load_config
-from digitcli.errors import DataError, ModelError, OutputError, UsageError
+from digitcli.errors import DataError, ModelError, UsageError
 from digitcli.inference import NumpyModel, cross_entropy
 from digitcli.runs import (
     CONFIG_FILE,
     EVALUATION_FILE,
     RUN_FILE,
+    make_folder,
     read_json,
     resolve_model,
     write_json_atomic,
@@ -92,13 +94,7 @@ class ClassScores:
     support: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "digit": self.digit,
-            "precision": self.precision,
-            "recall": self.recall,
-            "f1": self.f1,
-            "support": self.support,
-        }
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
@@ -368,12 +364,7 @@ def save_evaluation(evaluation: Evaluation, output: Path | None = None) -> Path:
     """Write the evaluation's JSON document atomically; returns the file written."""
     destination = evaluation_output_path(evaluation, output)
     if not destination.parent.is_dir():
-        try:
-            destination.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(
-                f"{destination.parent}: cannot create folder ({exc.strerror})"
-            ) from exc
+        make_folder(destination.parent)
     write_json_atomic(destination, evaluation.to_dict())
     return destination
 

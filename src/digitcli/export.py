@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from digitcli.errors import DigitcliError, ModelError, OutputError
-from digitcli.runs import KERAS_FILE, resolve_model
+from digitcli.runs import KERAS_FILE, make_folder, resolve_model
 
 if TYPE_CHECKING:
     import keras
@@ -316,10 +316,7 @@ def export_model(
     home = files.run_dir if files.run_dir is not None else files.keras.parent
     target = output if output is not None else default_output(home, export_format)
     _check_output(target, export_format)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{target.parent}: cannot create the folder ({exc.strerror})") from exc
+    make_folder(target.parent)
 
     import numpy as np
 

@@ -486,6 +486,7 @@ def plot_run(
         METRICS_FILE,
         RUN_FILE,
         WEIGHTS_FILE,
+        make_folder,
         read_json,
         resolve_run,
     )
@@ -506,12 +507,7 @@ def plot_run(
     predicted = np.argmax(probabilities, axis=1)
 
     destination = out_dir if out_dir is not None else run_dir / PLOTS_DIR
-    try:
-        destination.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(
-            f"{destination}: cannot create the plots folder ({exc.strerror})"
-        ) from exc
+    make_folder(destination, "plots folder")
 
     name = run_dir.name
     test_name = f"{evaluation.source} test split"

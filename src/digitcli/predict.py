@@ -31,7 +31,7 @@ import numpy as np
 from digitcli.errors import DigitcliError, ModelError, OutputError, UsageError
 from digitcli.imaging import IMAGE_SUFFIXES, load_image
 from digitcli.preprocess import SIDE, Invert, canonicalize, warm_up
-from digitcli.runs import ModelFiles
+from digitcli.runs import ModelFiles, make_folder
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
@@ -297,12 +297,7 @@ def predict_chunks(
     """`predict_inputs` a chunk at a time, so a renderer can write each chunk in one go."""
     classifier = model if isinstance(model, Classifier) else load_classifier(model, engine)
     if debug_dir is not None:
-        try:
-            debug_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(
-                f"{debug_dir}: cannot create the debug folder ({exc.strerror})"
-            ) from exc
+        make_folder(debug_dir, "debug folder")
     units = _units(items, invert, pixel_order)
     readable = sum(unit.source is not None for unit in units)
     processes = _worker_count(workers) if readable >= pool_min else 1

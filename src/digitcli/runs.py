@@ -37,12 +37,19 @@ def new_run_name(label: str) -> str:
     return f"{stamp}-{safe_label}-{secrets.token_hex(3)}"
 
 
+def make_folder(path: Path, purpose: str = "folder") -> Path:
+    """Create `path` (and its parents) or raise one OutputError line: "<path>: cannot create the
+    <purpose> (<reason>)"."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot create the {purpose} ({exc.strerror})") from exc
+    return path
+
+
 def create_staging_dir(root: Path, label: str) -> Path:
     """Make `<root>/<unique name>.partial/` to write a new run into."""
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{root}: cannot create the results folder ({exc.strerror})") from exc
+    make_folder(root, "results folder")
     for _ in range(10):
         staging = root / f"{new_run_name(label)}{PARTIAL_SUFFIX}"
         try:
