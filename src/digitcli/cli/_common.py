@@ -46,6 +46,10 @@ def _color_off() -> bool:
     return settings.no_color or "NO_COLOR" in os.environ
 
 
+def color_enabled() -> bool:
+    return not _color_off()
+
+
 def stdout_console() -> Console:
     from rich.console import Console
 

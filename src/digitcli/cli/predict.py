@@ -8,9 +8,7 @@ when the command runs, so `digitcli --help` stays fast; TensorFlow only with --e
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 import os
 import sys
 from collections.abc import Iterable
@@ -22,9 +20,9 @@ import typer
 
 from digitcli.cli._common import (
     EngineChoice,
+    color_enabled,
     handle_errors,
     info,
-    stdout_console,
     stdout_is_terminal,
 )
 from digitcli.errors import ExitCode
@@ -214,8 +212,10 @@ def predict_command(
 
 def _render(chunks: Iterable[list[PredictionRecord]], fmt: OutputFormat) -> tuple[int, int]:
     """Write the records as they come, a chunk at a time; return (predicted, failed) counts."""
+    from digitcli.predict_writers import close_writer, open_writer, write_chunk
+
     done = failed = 0
-    writer = _TableWriter() if fmt is OutputFormat.table else _LineWriter(fmt)
+    writer = open_writer(fmt.value, sys.stdout, color=color_enabled())
     for records in chunks:
         problems = [f"error: {r.path}: {r.error}\n" for r in records if r.error is not None]
         if problems:
@@ -223,8 +223,8 @@ def _render(chunks: Iterable[list[PredictionRecord]], fmt: OutputFormat) -> tupl
             sys.stderr.flush()
         failed += len(problems)
         done += len(records) - len(problems)
-        writer.add(records)
-    writer.close()
+        write_chunk(writer, records)
+    close_writer(writer)
     return done, failed
 
 
@@ -248,102 +248,6 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError, io.UnsupportedOperation):
         pass
-
-
-def _round(value: float) -> float:
-    return round(value, 6)
-
-
-def _json_document(record: PredictionRecord) -> str:
-    document = record.to_dict()
-    if record.probabilities is not None:
-        document["confidence"] = _round(record.confidence or 0.0)
-        document["probabilities"] = [_round(p) for p in record.probabilities]
-        document["top3"] = [[digit, _round(p)] for digit, p in record.top3]
-    return json.dumps(document)
-
-
-def _top3_text(record: PredictionRecord) -> str:
-    return " ".join(f"{digit}:{probability:.6f}" for digit, probability in record.top3)
-
-
-class _LineWriter:
-    """plain, csv, json and jsonl: one record per line, written to stdout a chunk at a time."""
-
-    def __init__(self, fmt: OutputFormat) -> None:
-        self.fmt = fmt
-        self.started = False
-
-    def add(self, records: list[PredictionRecord]) -> None:
-        if not records:
-            return
-        if self.fmt is OutputFormat.plain:
-            text = "".join(
-                f"{r.path}\t{r.digit}\t{r.confidence:.4f}\n"
-                if r.error is None
-                else f"{r.path}\t\t\n"
-                for r in records
-            )
-        elif self.fmt is OutputFormat.csv:
-            buffer = io.StringIO()
-            rows = csv.writer(buffer, lineterminator="\n")
-            if not self.started:
-                rows.writerow(["path", "digit", "confidence", "top3", "error"])
-            for r in records:
-                if r.error is None:
-                    rows.writerow([r.path, r.digit, f"{r.confidence:.6f}", _top3_text(r), ""])
-                else:
-                    rows.writerow([r.path, "", "", "", r.error])
-            text = buffer.getvalue()
-        elif self.fmt is OutputFormat.jsonl:
-            text = "".join(_json_document(r) + "\n" for r in records)
-        else:  # json: one array, streamed one element per line
-            text = ("[\n" if not self.started else ",\n") + ",\n".join(
-                _json_document(r) for r in records
-            )
-        self.started = True
-        sys.stdout.write(text)
-        sys.stdout.flush()
-
-    def close(self) -> None:
-        if self.fmt is OutputFormat.json:
-            sys.stdout.write("\n]\n" if self.started else "[]\n")
-        elif self.fmt is OutputFormat.csv and not self.started:
-            sys.stdout.write("path,digit,confidence,top3,error\n")
-        sys.stdout.flush()
-
-
-class _TableWriter:
-    """A Rich table for people at a terminal (printed once every record is in)."""
-
-    def __init__(self) -> None:
-        self.records: list[PredictionRecord] = []
-
-    def add(self, records: list[PredictionRecord]) -> None:
-        self.records.extend(records)
-
-    def close(self) -> None:
-        from rich.table import Table
-        from rich.text import Text
-
-        table = Table(show_edge=True, header_style="bold")
-        table.add_column("file", overflow="fold")
-        table.add_column("digit", justify="right")
-        table.add_column("confidence", justify="right")
-        table.add_column("top-3", overflow="fold")
-        for r in self.records:
-            # Text(), not markup strings: names such as X.npy[3] contain square brackets.
-            if r.error is None:
-                top3 = "  ".join(f"{digit} {probability:.1%}" for digit, probability in r.top3)
-                table.add_row(
-                    Text(r.path),
-                    Text(str(r.digit), style="bold"),
-                    Text(f"{r.confidence:.1%}"),
-                    Text(top3, style="dim"),
-                )
-            else:
-                table.add_row(Text(r.path), Text("-"), Text("-"), Text(r.error, style="red"))
-        stdout_console().print(table)
 
 
 def register(app: typer.Typer) -> None:

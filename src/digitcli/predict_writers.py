@@ -1,0 +1,177 @@
+"""How `predict` writes its records: one writer per output format, looked up in `WRITERS`.
+
+A writer turns records into text as they come: `start()` once, `record(r)` for each record,
+`finish()` once at the end; `write_chunk` sends a chunk's text to the stream in one write and one
+flush, so piped output streams. A new format is one `RecordWriter` subclass and one `WRITERS` entry.
+Only the standard library is imported here (Rich inside the table writer), so the CLI may import it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from digitcli.predict import PredictionRecord
+
+CSV_HEADER = ("path", "digit", "confidence", "top3", "error")
+
+
+class RecordWriter:
+    """Text for the start, for each record and for the end of the output; no text by default."""
+
+    def __init__(self, out: TextIO, *, color: bool = True) -> None:
+        self.out = out
+        self.color = color
+
+    def start(self) -> str:
+        return ""
+
+    def record(self, record: PredictionRecord) -> str:
+        return ""
+
+    def finish(self) -> str:
+        return ""
+
+
+def _round(value: float) -> float:
+    return round(value, 6)
+
+
+def _json_document(record: PredictionRecord) -> str:
+    document = record.to_dict()
+    if record.probabilities is not None:
+        document["confidence"] = _round(record.confidence or 0.0)
+        document["probabilities"] = [_round(p) for p in record.probabilities]
+        document["top3"] = [[digit, _round(p)] for digit, p in record.top3]
+    return json.dumps(document)
+
+
+class PlainWriter(RecordWriter):
+    """path<TAB>digit<TAB>confidence; both fields empty for a failed input."""
+
+    def record(self, record: PredictionRecord) -> str:
+        if record.error is not None:
+            return f"{record.path}\t\t\n"
+        return f"{record.path}\t{record.digit}\t{record.confidence:.4f}\n"
+
+
+class CsvWriter(RecordWriter):
+    """A header, then path,digit,confidence,top3,error per record (quoted as the csv module does)."""
+
+    @staticmethod
+    def _row(values: Sequence[object]) -> str:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerow(values)
+        return buffer.getvalue()
+
+    def start(self) -> str:
+        return self._row(CSV_HEADER)
+
+    def record(self, record: PredictionRecord) -> str:
+        if record.error is not None:
+            return self._row([record.path, "", "", "", record.error])
+        top3 = " ".join(f"{digit}:{probability:.6f}" for digit, probability in record.top3)
+        return self._row([record.path, record.digit, f"{record.confidence:.6f}", top3, ""])
+
+
+class JsonlWriter(RecordWriter):
+    """One JSON object per line."""
+
+    def record(self, record: PredictionRecord) -> str:
+        return _json_document(record) + "\n"
+
+
+class JsonWriter(RecordWriter):
+    """One JSON array, streamed one element per line."""
+
+    def __init__(self, out: TextIO, *, color: bool = True) -> None:
+        super().__init__(out, color=color)
+        self.written = 0
+
+    def record(self, record: PredictionRecord) -> str:
+        self.written += 1
+        return ("[\n" if self.written == 1 else ",\n") + _json_document(record)
+
+    def finish(self) -> str:
+        return "\n]\n" if self.written else "[]\n"
+
+
+class TableWriter(RecordWriter):
+    """A Rich table for people at a terminal, printed once every record is in."""
+
+    def __init__(self, out: TextIO, *, color: bool = True) -> None:
+        super().__init__(out, color=color)
+        self.records: list[PredictionRecord] = []
+
+    def record(self, record: PredictionRecord) -> str:
+        self.records.append(record)
+        return ""
+
+    def finish(self) -> str:
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(show_edge=True, header_style="bold")
+        table.add_column("file", overflow="fold")
+        table.add_column("digit", justify="right")
+        table.add_column("confidence", justify="right")
+        table.add_column("top-3", overflow="fold")
+        for r in self.records:
+            # Text(), not markup strings: names such as X.npy[3] contain square brackets.
+            if r.error is None:
+                top3 = "  ".join(f"{digit} {probability:.1%}" for digit, probability in r.top3)
+                table.add_row(
+                    Text(r.path),
+                    Text(str(r.digit), style="bold"),
+                    Text(f"{r.confidence:.1%}"),
+                    Text(top3, style="dim"),
+                )
+            else:
+                table.add_row(Text(r.path), Text("-"), Text("-"), Text(r.error, style="red"))
+        console = Console(file=self.out, no_color=not self.color, highlight=False, soft_wrap=False)
+        console.print(table)
+        return ""
+
+
+@dataclass(frozen=True)
+class OutputFormatEntry:
+    writer: type[RecordWriter]
+    description: str  # one line, for help texts
+
+
+WRITERS: dict[str, OutputFormatEntry] = {
+    "table": OutputFormatEntry(TableWriter, "a table for people at a terminal"),
+    "plain": OutputFormatEntry(PlainWriter, "path<TAB>digit<TAB>confidence per line"),
+    "csv": OutputFormatEntry(CsvWriter, "a header, then path,digit,confidence,top3,error rows"),
+    "json": OutputFormatEntry(JsonWriter, "one JSON array of records"),
+    "jsonl": OutputFormatEntry(JsonlWriter, "one JSON object per line"),
+}
+
+
+def open_writer(fmt: str, out: TextIO, *, color: bool = True) -> RecordWriter:
+    """The writer for `fmt`, its start already written to `out`."""
+    writer = WRITERS[fmt].writer(out, color=color)
+    _emit(out, writer.start())
+    return writer
+
+
+def write_chunk(writer: RecordWriter, records: Sequence[PredictionRecord]) -> None:
+    """A chunk of records in one write and one flush (nothing for an empty chunk)."""
+    _emit(writer.out, "".join(writer.record(r) for r in records))
+
+
+def close_writer(writer: RecordWriter) -> None:
+    writer.out.write(writer.finish())
+    writer.out.flush()
+
+
+def _emit(out: TextIO, text: str) -> None:
+    if text:
+        out.write(text)
+        out.flush()

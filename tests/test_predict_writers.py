@@ -1,0 +1,105 @@
+"""Every predict output format in `predict_writers.WRITERS` round-trips its records, in any chunking.
+
+A new format is covered by adding its reader to READERS (the test fails until it is there).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Sequence
+
+import pytest
+
+from digitcli.cli.predict import OutputFormat
+from digitcli.predict import PredictionRecord
+from digitcli.predict_writers import WRITERS, close_writer, open_writer, write_chunk
+
+GOOD = PredictionRecord(
+    path='imgs/a seven, "quoted"\t.png',
+    digit=7,
+    confidence=0.91234567,
+    probabilities=tuple([0.01] * 7 + [0.91234567] + [0.01] * 2),
+    top3=((7, 0.91234567), (1, 0.01), (0, 0.01)),
+)
+FAILED = PredictionRecord(
+    path="X.npy[3]", digit=None, confidence=None, probabilities=None, top3=(), error="no ink"
+)
+
+# What a reader recovers from each format: (path, digit or None) per record.
+Row = tuple[str, int | None]
+
+
+def _plain(text: str) -> list[Row]:
+    rows = []
+    for line in text.splitlines():
+        path, digit, _ = line.rsplit("\t", 2)
+        rows.append((path, int(digit) if digit else None))
+    return rows
+
+
+def _csv(text: str) -> list[Row]:
+    header, *rows = list(csv.reader(io.StringIO(text)))
+    assert header == ["path", "digit", "confidence", "top3", "error"]
+    return [(row[0], int(row[1]) if row[1] else None) for row in rows]
+
+
+def _json(text: str) -> list[Row]:
+    return [(doc["path"], doc["digit"]) for doc in json.loads(text)]
+
+
+def _jsonl(text: str) -> list[Row]:
+    return [(json.loads(line)["path"], json.loads(line)["digit"]) for line in text.splitlines()]
+
+
+def _table(text: str) -> list[Row]:
+    # Rows of the Rich table: file | digit | confidence | top-3 ("-" for a failed input).
+    rows: list[Row] = []
+    for line in text.splitlines():
+        if line.startswith("│"):
+            path, digit, *_ = (cell.strip() for cell in line.strip("│").split("│"))
+            rows.append((path, None if digit == "-" else int(digit)))
+    return rows
+
+
+READERS: dict[str, Callable[[str], list[Row]]] = {
+    "table": _table,
+    "plain": _plain,
+    "csv": _csv,
+    "json": _json,
+    "jsonl": _jsonl,
+}
+
+
+def written(fmt: str, chunks: Sequence[Sequence[PredictionRecord]]) -> str:
+    out = io.StringIO()
+    writer = open_writer(fmt, out, color=False)
+    for chunk in chunks:
+        write_chunk(writer, chunk)
+    close_writer(writer)
+    return out.getvalue()
+
+
+def test_the_cli_offers_exactly_the_registered_formats() -> None:
+    assert [choice.value for choice in OutputFormat] == list(WRITERS)
+    assert set(READERS) == set(WRITERS), "add a reader for the new format to READERS"
+
+
+@pytest.mark.parametrize("fmt", list(WRITERS))
+def test_every_format_round_trips_its_records(fmt: str) -> None:
+    read = READERS[fmt]
+    short = PredictionRecord("b.png", 3, 0.5, tuple([0.05] * 10), ((3, 0.5),))
+    # The table folds long cells over lines: it gets short paths only.
+    records = [short, FAILED] if fmt == "table" else [GOOD, FAILED, short]
+    whole = written(fmt, [records])
+    assert read(whole) == [(r.path, r.digit) for r in records]
+    # Chunks (including empty ones) change nothing: each writer keeps its own state.
+    assert written(fmt, [[], records[:1], [], records[1:]]) == whole
+    assert written(fmt, [[r] for r in records]) == whole
+
+
+@pytest.mark.parametrize("fmt", list(WRITERS))
+def test_every_format_writes_a_valid_empty_output(fmt: str) -> None:
+    assert READERS[fmt](written(fmt, [])) == []
+    assert written(fmt, [[]]) == written(fmt, [])
