@@ -1,12 +1,16 @@
-"""The four data sources, all delivering canonical 20x20 images (flattened row-major) and labels 0-9.
+"""The data sources, all delivering canonical 20x20 images (flattened row-major) and labels 0-9.
 
-`load_dataset(config.data, seed)` returns a `Dataset` with stratified, seeded train/validation/test
-splits. A source with its own test split (MNIST) keeps it as the test set.
+Each source is one entry of `SOURCES`, keyed by its `data.source` name: its loader (config -> images
+and labels, plus the source's own test split if it has one), whether it needs `data.path`, and a
+one-line description. `load_dataset(config.data, seed)` loads the configured source, subsamples it
+to `data.limit`, canonicalises it and returns a `Dataset` with stratified, seeded
+train/validation/test splits; a source with its own test split (MNIST) keeps it as the test set.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +44,16 @@ class Dataset:
             "validation": len(self.validation),
             "test": len(self.test),
         }
+
+
+@dataclass(frozen=True)
+class SourceImages:
+    """What a source's loader returns, before subsampling and canonicalisation."""
+
+    images: np.ndarray  # (N, H, W) light-on-dark in [0, 1], or canonical 20x20 (see `canonical`)
+    labels: np.ndarray  # (N,) int labels 0-9
+    test: tuple[np.ndarray, np.ndarray] | None = None  # the source's own test split, same layout
+    canonical: bool = False  # images already canonical 20x20 (e.g. canonicalised one by one)
 
 
 def check_labels(labels: np.ndarray, where: str) -> np.ndarray:
@@ -78,12 +92,12 @@ def to_canonical(images: np.ndarray) -> np.ndarray:
     return canonical.reshape(len(images), INPUT_SIZE)
 
 
-def _load_digits() -> tuple[np.ndarray, np.ndarray]:
+def _load_digits(config: DataConfig) -> SourceImages:
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
     # 17 grey levels, 16 = ink: already light on dark.
-    return np.asarray(bunch.images, dtype=np.float32) / 16.0, np.asarray(bunch.target)
+    return SourceImages(np.asarray(bunch.images, dtype=np.float32) / 16.0, np.asarray(bunch.target))
 
 
 def _npz_array(archive: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
@@ -94,7 +108,8 @@ def _npz_array(archive: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarra
     return np.asarray(archive[key])
 
 
-def _load_mnist(path: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _load_mnist(config: DataConfig) -> SourceImages:
+    path = config.path
     if path is None:
         # Users online get Keras's own download and cache (~/.keras/datasets/mnist.npz).
         try:
@@ -133,7 +148,7 @@ def _load_mnist(path: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
             raise DataError(
                 f"{source}: x_{name} has {len(images)} images but y_{name} {len(labels)} labels"
             )
-    return x_train, y_train, x_test, y_test
+    return SourceImages(x_train, y_train, test=(x_test, y_test))
 
 
 def lab_rows_to_images(rows: np.ndarray, pixel_order: PixelOrder, where: str) -> np.ndarray:
@@ -147,9 +162,8 @@ def lab_rows_to_images(rows: np.ndarray, pixel_order: PixelOrder, where: str) ->
     return images.transpose(0, 2, 1) if pixel_order is PixelOrder.column_major else images
 
 
-def _load_npy(config: DataConfig) -> tuple[np.ndarray, np.ndarray]:
-    if config.path is None:
-        raise DataError("data.source is npy but data.path is not set (X.npy or its folder)")
+def _load_npy(config: DataConfig) -> SourceImages:
+    assert config.path is not None  # needs_path: load_source checked it
     x_path = Path(config.path)
     if x_path.is_dir():
         x_path = x_path / "X.npy"
@@ -169,15 +183,14 @@ def _load_npy(config: DataConfig) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"{x_path} has {len(pixels)} images but {y_path} has {len(labels)} labels")
     images = lab_rows_to_images(pixels, config.pixel_order, str(x_path))
     # The lab's pixels overshoot [0, 1] slightly (interpolation ringing); clip rather than rescale.
-    return np.clip(images, 0.0, 1.0), labels
+    return SourceImages(np.clip(images, 0.0, 1.0), labels)
 
 
-def _load_folder(config: DataConfig) -> tuple[np.ndarray, np.ndarray]:
+def _load_folder(config: DataConfig) -> SourceImages:
     from digitcli.imaging import IMAGE_SUFFIXES, load_image
     from digitcli.preprocess import canonicalize
 
-    if config.path is None:
-        raise DataError("data.source is folder but data.path is not set")
+    assert config.path is not None  # needs_path: load_source checked it
     root = Path(config.path)
     if not root.is_dir():
         raise DataError(f"{root}: folder not found (data.path)")
@@ -196,7 +209,46 @@ def _load_folder(config: DataConfig) -> tuple[np.ndarray, np.ndarray]:
             labels.append(label)
     if not images:
         raise DataError(f"{root}: no images found in subfolders named 0-9")
-    return np.stack(images), np.asarray(labels, dtype=np.int32)
+    # Files differ in size: each is canonicalised on its own, as predict does.
+    return SourceImages(np.stack(images), np.asarray(labels, dtype=np.int32), canonical=True)
+
+
+@dataclass(frozen=True)
+class DataSourceEntry:
+    load: Callable[[DataConfig], SourceImages]
+    needs_path: bool  # refuse to load without data.path
+    own_test_split: bool  # the loader returns the source's own test split (`SourceImages.test`)
+    description: str  # one line, for help texts
+    path_hint: str = ""  # what data.path names, added to the "not set" error
+
+
+SOURCES: dict[DataSource, DataSourceEntry] = {
+    DataSource.digits: DataSourceEntry(
+        _load_digits,
+        needs_path=False,
+        own_test_split=False,
+        description="scikit-learn's bundled 8x8 digits: offline, the default",
+    ),
+    DataSource.mnist: DataSourceEntry(
+        _load_mnist,
+        needs_path=False,
+        own_test_split=True,
+        description="a local Keras-layout mnist.npz (data.path), or Keras's download without one",
+    ),
+    DataSource.npy: DataSourceEntry(
+        _load_npy,
+        needs_path=True,
+        own_test_split=False,
+        description="the course lab's X.npy and y.npy (N x 400 rows)",
+        path_hint="X.npy or its folder",
+    ),
+    DataSource.folder: DataSourceEntry(
+        _load_folder,
+        needs_path=True,
+        own_test_split=False,
+        description="image files in subfolders named 0..9",
+    ),
+}
 
 
 def _subsample(
@@ -232,32 +284,41 @@ def _fingerprint(*arrays: np.ndarray) -> str:
     return digest.hexdigest()[:16]
 
 
-def load_dataset(config: DataConfig, seed: int) -> Dataset:
-    """Load the configured source and split it (seeded, stratified)."""
-    own_test: tuple[np.ndarray, np.ndarray] | None = None
-    if config.source is DataSource.digits:
-        images, labels = _load_digits()
-    elif config.source is DataSource.mnist:
-        images, labels, test_images, test_labels = _load_mnist(config.path)
-        own_test = _subsample(test_images, test_labels, config.limit, seed)
-    elif config.source is DataSource.npy:
-        images, labels = _load_npy(config)
-    else:
-        images, labels = _load_folder(config)
-    images, labels = _subsample(images, labels, config.limit, seed)
+def load_source(config: DataConfig, seed: int) -> tuple[Split, Split | None]:
+    """The configured source's canonical images (subsampled to data.limit) and its own test split."""
+    entry = SOURCES[config.source]
+    if entry.needs_path and config.path is None:
+        hint = f" ({entry.path_hint})" if entry.path_hint else ""
+        raise DataError(f"data.source is {config.source.value} but data.path is not set{hint}")
+    loaded = entry.load(config)
+
+    def canonical(images: np.ndarray) -> np.ndarray:
+        if loaded.canonical:
+            return images.reshape(len(images), INPUT_SIZE)
+        return to_canonical(images)
+
+    images, labels = _subsample(loaded.images, loaded.labels, config.limit, seed)
     if len(labels) == 0:
         raise DataError(f"the {config.source.value} dataset is empty")
-    x = (
-        images.reshape(len(images), INPUT_SIZE)
-        if images.shape[1:] == (SIDE, SIDE) and config.source is DataSource.folder
-        else to_canonical(images)
-    )
+    own_test = None
+    if loaded.test is not None:
+        test_images, test_labels = _subsample(*loaded.test, config.limit, seed)
+        own_test = Split(canonical(test_images), test_labels)
+    return Split(canonical(images), labels), own_test
+
+
+def load_dataset(config: DataConfig, seed: int) -> Dataset:
+    """Load the configured source and split it (seeded, stratified)."""
+    pool, own_test = load_source(config, seed)
+    x, labels = pool.x, pool.y
     if own_test is None:
         x_pool, y_pool, x_test, y_test = _stratified_split(x, labels, config.test_fraction, seed)
     else:
         x_pool, y_pool = x, labels
-        x_test, y_test = to_canonical(own_test[0]), own_test[1]
-    validation_share = config.validation_fraction / (1 - (0 if own_test else config.test_fraction))
+        x_test, y_test = own_test.x, own_test.y
+    validation_share = config.validation_fraction / (
+        1 - (0 if own_test is not None else config.test_fraction)
+    )
     x_train, y_train, x_val, y_val = _stratified_split(x_pool, y_pool, validation_share, seed + 1)
     return Dataset(
         train=Split(x_train.astype(np.float32), y_train.astype(np.int32)),

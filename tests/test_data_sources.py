@@ -1,0 +1,117 @@
+"""Every source in `data.SOURCES` loads a tiny real dataset written in tmp_path (digits: the bundled
+one) into canonical splits, and keeps the promises of its entry.
+
+A new source is covered by adding a maker for its tiny dataset to MAKERS (the test fails until then).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitcli.config import DataSource, load_config
+from digitcli.data import SOURCES, load_dataset, load_source
+from digitcli.errors import DataError
+
+PER_DIGIT = 3  # images of each digit 0-9 in the tiny datasets
+
+
+def bars(count: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """`count` light-on-dark size x size images per digit: a bar whose place and length tell the digit."""
+    images, labels = [], []
+    for digit in range(10):
+        for copy in range(count):
+            image = np.zeros((size, size), dtype=np.float32)
+            top = 1 + (digit + copy) % (size // 3)
+            image[top : top + size // 2, 2 + digit % (size - 4) : 4 + digit % (size - 4)] = 1.0
+            image[top, 2 : 2 + 1 + digit] = 1.0
+            images.append(image)
+            labels.append(digit)
+    return np.stack(images), np.asarray(labels)
+
+
+def _digits(tmp_path: Path) -> list[str]:
+    return ["data.limit=60"]
+
+
+def _mnist(tmp_path: Path) -> list[str]:
+    x_train, y_train = bars(PER_DIGIT, 28)
+    x_test, y_test = bars(1, 28)
+    path = tmp_path / "mnist.npz"
+    np.savez(
+        path,
+        x_train=(x_train * 255).astype(np.uint8),
+        y_train=y_train.astype(np.uint8),
+        x_test=(x_test * 255).astype(np.uint8),
+        y_test=y_test.astype(np.uint8),
+    )
+    return [f"data.path={path}"]
+
+
+def _npy(tmp_path: Path) -> list[str]:
+    images, labels = bars(PER_DIGIT, 20)
+    # The lab's rows are column-major: transpose each image before flattening.
+    np.save(tmp_path / "X.npy", images.transpose(0, 2, 1).reshape(len(images), 400))
+    np.save(tmp_path / "y.npy", labels)
+    return [f"data.path={tmp_path}"]
+
+
+def _folder(tmp_path: Path) -> list[str]:
+    images, labels = bars(PER_DIGIT, 32)
+    for index, (image, label) in enumerate(zip(images, labels, strict=True)):
+        folder = tmp_path / "imgs" / str(label)
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(255 - (image * 255).astype(np.uint8)).save(folder / f"{index}.png")
+    return [f"data.path={tmp_path / 'imgs'}"]
+
+
+MAKERS: dict[DataSource, Callable[[Path], list[str]]] = {
+    DataSource.digits: _digits,
+    DataSource.mnist: _mnist,
+    DataSource.npy: _npy,
+    DataSource.folder: _folder,
+}
+
+
+def test_every_configurable_source_is_registered() -> None:
+    assert list(SOURCES) == list(DataSource)
+    assert set(MAKERS) == set(SOURCES), "add a maker for the new source's tiny dataset to MAKERS"
+    assert all(entry.description for entry in SOURCES.values())
+
+
+@pytest.mark.parametrize("source", list(SOURCES), ids=lambda source: source.value)
+def test_every_source_loads_a_tiny_real_dataset(source: DataSource, tmp_path: Path) -> None:
+    entry = SOURCES[source]
+    config = load_config(None, [f"data.source={source.value}", *MAKERS[source](tmp_path)])
+    pool, own_test = load_source(config.data, config.seed)
+    assert pool.x.shape == (len(pool), 400)
+    assert (own_test is not None) == entry.own_test_split
+    data = load_dataset(config.data, config.seed)
+    assert data.source == source.value
+    for split in (data.train, data.validation, data.test):
+        assert len(split) > 0
+        assert split.x.dtype == np.float32 and split.x.shape[1] == 400
+        assert split.y.dtype == np.int32 and set(np.unique(split.y)) <= set(range(10))
+        assert split.x.min() >= 0.0 and split.x.max() <= 1.0
+        # Canonical: every image fitted into the 20x20 box, touching it along its longer side.
+        images = split.x.reshape(-1, 20, 20)
+        rows = (images > 0.1).any(axis=2).sum(axis=1)
+        cols = (images > 0.1).any(axis=1).sum(axis=1)
+        assert np.all(np.maximum(rows, cols) >= 18)
+    assert set(np.concatenate([data.train.y, data.validation.y, data.test.y])) == set(range(10))
+    if own_test is not None:  # the source's own test split is the test set, as given
+        np.testing.assert_array_equal(data.test.x, own_test.x)
+    assert load_dataset(config.data, config.seed).fingerprint == data.fingerprint
+
+
+@pytest.mark.parametrize(
+    "source", [s for s, entry in SOURCES.items() if entry.needs_path], ids=lambda s: s.value
+)
+def test_sources_that_need_a_path_refuse_to_load_without_one(source: DataSource) -> None:
+    config = load_config(None, [f"data.source={source.value}"])
+    with pytest.raises(DataError, match=f"data.source is {source.value} but data.path is not set"):
+        load_dataset(config.data, config.seed)
