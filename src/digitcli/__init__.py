@@ -4,4 +4,4 @@ Importing this package is cheap on purpose: TensorFlow, Matplotlib and scikit-le
 inside the functions that need them, so `digitcli --help` and NumPy predictions start fast.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one version source: pyproject.toml reads it (dynamic version)
