@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -180,14 +178,3 @@ def test_an_interrupted_save_leaves_no_file(
     with pytest.raises(KeyboardInterrupt):
         save_figure(figure, tmp_path / "curves.png", PlotFormat.png)
     assert list(tmp_path.iterdir()) == []
-
-
-def test_the_cli_loads_no_plotting_or_ml_libraries() -> None:
-    code = (
-        "import sys, digitcli.cli; "
-        "print([m for m in ('matplotlib', 'sklearn', 'tensorflow') if m in sys.modules])"
-    )
-    output = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert output.strip() == "[]"

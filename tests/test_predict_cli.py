@@ -304,26 +304,6 @@ def test_help_documents_formats_and_exit_codes(runner: CliRunner) -> None:
         assert option in text
 
 
-def test_numpy_engine_never_imports_tensorflow(
-    trained_run: Path, images: dict[str, int], tmp_path: Path
-) -> None:
-    script = (
-        "import sys\n"
-        "from digitcli.cli import app\n"
-        "try:\n"
-        f"    app(['predict', '--model', {str(trained_run)!r}, 'photo.jpg'])\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "heavy = ('tensorflow', 'keras', 'sklearn', 'matplotlib', 'pandas')\n"
-        "print('loaded:', sorted(name for name in heavy if name in sys.modules), file=sys.stderr)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120
-    )
-    assert done.stdout.startswith("photo.jpg\t")
-    assert done.stderr.strip() == "loaded: []"
-
-
 def test_stdin_names_that_are_not_utf8(
     runner: CliRunner, trained_run: Path, images: dict[str, int], tmp_path: Path
 ) -> None:
