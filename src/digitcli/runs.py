@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from digitcli.errors import ModelError, OutputError, RunNotFoundError
+from digitcli.errors import ModelError, OutputError, RunNotFoundError, UsageError
 
 LATEST_POINTER = "latest"
 PARTIAL_SUFFIX = ".partial"
@@ -47,9 +47,49 @@ def make_folder(path: Path, purpose: str = "folder") -> Path:
     return path
 
 
-def create_staging_dir(root: Path, label: str) -> Path:
-    """Make `<root>/<unique name>.partial/` to write a new run into."""
+# A run name chosen with `train --name`: a plain folder name, never the pointer file or a staging name.
+_NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def check_run_name(root: Path, name: str) -> None:
+    """Refuse a run name that is not a plain folder name or that a run in `root` already has."""
+    if (
+        not name
+        or len(name) > 100
+        or not set(name) <= _NAME_CHARACTERS
+        or name.startswith(".")
+        or name == LATEST_POINTER
+        or name.endswith(PARTIAL_SUFFIX)
+    ):
+        raise UsageError(
+            f"--name {name!r}: use up to 100 letters, digits, '-', '_' or '.', not starting with "
+            f"'.', not 'latest' and not ending in '{PARTIAL_SUFFIX}'"
+        )
+    for taken in (root / name, root / f"{name}{PARTIAL_SUFFIX}"):
+        if taken.exists():
+            raise UsageError(
+                f"{taken}: a run with this name exists; choose another --name "
+                f"(or delete it: digitcli runs rm {name})"
+            )
+
+
+def create_staging_dir(root: Path, label: str, name: str | None = None) -> Path:
+    """Make `<root>/<unique name>.partial/` to write a new run into (`<root>/<name>.partial/`
+    when the run is named; creating that folder is what reserves the name)."""
     make_folder(root, "results folder")
+    if name is not None:
+        check_run_name(root, name)
+        staging = root / f"{name}{PARTIAL_SUFFIX}"
+        try:
+            staging.mkdir()
+        except FileExistsError:  # another process took the name just now
+            check_run_name(root, name)
+            raise
+        except OSError as exc:
+            raise OutputError(
+                f"{root}: cannot write into the results folder ({exc.strerror})"
+            ) from exc
+        return staging
     for _ in range(10):
         staging = root / f"{new_run_name(label)}{PARTIAL_SUFFIX}"
         try:
@@ -82,6 +122,8 @@ def write_json_atomic(path: Path, document: Any) -> None:
 def finalize_run(staging: Path) -> Path:
     """Rename a complete staging folder into place and point `latest` at it."""
     final = staging.with_name(staging.name.removesuffix(PARTIAL_SUFFIX))
+    if final.exists():  # os.rename would replace an empty folder of that name
+        raise OutputError(f"{final}: exists already; the finished run stays in {staging}")
     try:
         os.rename(staging, final)
     except OSError as exc:

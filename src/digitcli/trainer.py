@@ -36,6 +36,7 @@ from digitcli.runs import (
     PARTIAL_SUFFIX,
     RUN_FILE,
     WEIGHTS_FILE,
+    check_run_name,
     create_staging_dir,
     finalize_run,
     read_json,
@@ -62,6 +63,8 @@ class TrainCallbacks:
     on_start: Callable[[int, int], None] | None = None  # (total epochs, epochs already done)
     on_epoch: Callable[[EpochLog], None] | None = None
     on_status: Callable[[str], None] | None = None  # short messages: "loading data", ...
+    # Asked after each epoch besides Ctrl-C (e.g. a sweep worker told to stop); True stops training.
+    should_stop: Callable[[], bool] | None = None
     interrupted_epochs: list[int] = field(default_factory=list)
 
 
@@ -155,7 +158,13 @@ def _versions() -> dict[str, str]:
     }
 
 
-def _save_checkpoint(staging: Path, model: Any, history: list[EpochLog], dataset: Dataset) -> None:
+def _save_checkpoint(
+    staging: Path,
+    model: Any,
+    history: list[EpochLog],
+    dataset: Dataset,
+    metadata: dict[str, Any],
+) -> None:
     checkpoint = staging / CHECKPOINT_DIR
     checkpoint.mkdir(exist_ok=True)
     # model.keras holds the weights and Adam's moments and step count: resuming is exact.
@@ -167,11 +176,12 @@ def _save_checkpoint(staging: Path, model: Any, history: list[EpochLog], dataset
             "epochs_done": history[-1].epoch if history else 0,
             "history": [log.as_dict() for log in history],
             "data_fingerprint": dataset.fingerprint,
+            "metadata": metadata,
         },
     )
 
 
-def _load_checkpoint(staging: Path) -> tuple[Config, Any, list[EpochLog], str]:
+def _load_checkpoint(staging: Path) -> tuple[Config, Any, list[EpochLog], str, dict[str, Any]]:
     from digitcli.model import load_keras_model
 
     if not staging.is_dir():
@@ -187,7 +197,8 @@ def _load_checkpoint(staging: Path) -> tuple[Config, Any, list[EpochLog], str]:
     state = read_json(checkpoint / CHECKPOINT_STATE)
     model = load_keras_model(checkpoint / KERAS_FILE)
     history = [epoch_log_from_dict(log) for log in state["history"]]
-    return config, model, history, str(state["data_fingerprint"])
+    metadata = state.get("metadata") or {}  # absent in checkpoints of older versions
+    return config, model, history, str(state["data_fingerprint"]), metadata
 
 
 def resolve_resume_target(target: Path, default_root: Path = Path("results")) -> Path:
@@ -209,8 +220,16 @@ def train(
     label: str = "run",
     callbacks: TrainCallbacks | None = None,
     resume: Path | None = None,
+    name: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    keep_interrupted: bool = True,
 ) -> TrainResult:
-    """Train per `config` (or continue the interrupted run `resume`) and write the run directory."""
+    """Train per `config` (or continue the interrupted run `resume`) and write the run directory.
+
+    `name` names the run's folder exactly (it must be free; otherwise a unique name is made from
+    the time and `label`); `metadata` is recorded in run.json (label, source run, sweep trial).
+    With `keep_interrupted` False an interrupted run is deleted instead of checkpointed.
+    """
     hooks = callbacks or TrainCallbacks()
     started = time.perf_counter()
     status = hooks.on_status or (lambda message: None)
@@ -221,7 +240,7 @@ def train(
     history: list[EpochLog] = []
     if resume is not None:
         staging = resolve_resume_target(resume, Path(config.output.dir))
-        config, model, history, fingerprint = _load_checkpoint(staging)
+        config, model, history, fingerprint, metadata = _load_checkpoint(staging)
         status("loading data")
         dataset = load_dataset(config.data, config.seed)
         if dataset.fingerprint != fingerprint:
@@ -230,6 +249,8 @@ def train(
                 f"(fingerprint {dataset.fingerprint}, was {fingerprint}); start a new run instead"
             )
     else:
+        if name is not None:  # before minutes of data loading, not after
+            check_run_name(Path(config.output.dir), name)
         status("loading data")
         dataset = load_dataset(config.data, config.seed)
         status("building model")
@@ -238,7 +259,8 @@ def train(
 
         keras.utils.set_random_seed(config.seed)
         model = build_model_from_config(config)
-        staging = create_staging_dir(Path(config.output.dir), label)
+        staging = create_staging_dir(Path(config.output.dir), label, name)
+        metadata = {"label": label, **(metadata or {})}
         try:
             save_config(config, staging / CONFIG_FILE)
         except OSError as exc:
@@ -246,10 +268,16 @@ def train(
             raise OutputError(f"{staging}: cannot write ({exc})") from exc
 
     done = len(history)
+    run_metadata: dict[str, Any] = metadata or {}
     if hooks.on_start is not None:
         hooks.on_start(config.train.epochs, done)
     try:
-        with graceful_interrupts() as stop:
+        with graceful_interrupts() as interrupted:
+            asked = hooks.should_stop
+
+            def stop() -> bool:
+                return interrupted() or (asked is not None and asked())
+
             new_logs = fit(
                 config.train.engine,
                 FitRequest(
@@ -269,12 +297,17 @@ def train(
             )
         history += new_logs
         if history and history[-1].epoch < config.train.epochs:
-            _save_checkpoint(staging, model, history, dataset)
+            if not keep_interrupted:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise TrainingInterrupted(
+                    f"training interrupted after epoch {history[-1].epoch}/{config.train.epochs}"
+                )
+            _save_checkpoint(staging, model, history, dataset, run_metadata)
             raise TrainingInterrupted(
                 f"training interrupted after epoch {history[-1].epoch}/{config.train.epochs}; "
                 f"checkpoint saved. Resume with: digitcli train --resume {staging}"
             )
-        return _write_run(staging, config, model, history, dataset, started)
+        return _write_run(staging, config, model, history, dataset, started, run_metadata)
     except KeyboardInterrupt:
         # A second Ctrl-C: abort without a checkpoint; the .partial folder is never used as a run.
         if resume is None:
@@ -293,6 +326,7 @@ def _write_run(
     history: list[EpochLog],
     dataset: Dataset,
     started: float,
+    metadata: dict[str, Any],
 ) -> TrainResult:
     from digitcli.model import save_weights_npz
 
@@ -332,6 +366,7 @@ def _write_run(
             "wall_seconds": round(seconds, 3),
             "train_seconds": round(sum(log.seconds for log in history), 3),
             "command": " ".join(sys.argv),
+            **metadata,
         },
     )
     shutil.rmtree(staging / CHECKPOINT_DIR, ignore_errors=True)

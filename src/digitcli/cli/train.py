@@ -43,6 +43,10 @@ Examples:
 
   digitcli train --set train.epochs=5 --set model.layers.0.units=64
 
+  digitcli train --name wide --set model.layers.0.units=64   # results/wide
+
+  digitcli train --config results/wide/config.yaml   # again: results/<time>-wide-<random>
+
   digitcli train --resume results/<run>.partial   # continue after Ctrl-C
 
 Progress goes to stderr; stdout gets only the run directory (or JSON with --json).
@@ -157,18 +161,34 @@ def train_command(
             help="Continue an interrupted run (its .partial folder) from its last finished epoch.",
         ),
     ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            "-n",
+            metavar="NAME",
+            help="Name the run's folder (unique in the results folder; default: time, config, random).",
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the run directory and metrics as JSON on stdout.")
     ] = False,
 ) -> None:
     from digitcli.config import load_config
     from digitcli.errors import UsageError
+    from digitcli.run_catalog import config_origin
     from digitcli.trainer import TrainCallbacks, train
 
-    if resume is not None and (config is not None or overrides):
-        raise UsageError("--resume continues a run with its saved config; drop --config/--set")
+    if resume is not None and (config is not None or overrides or name is not None):
+        raise UsageError(
+            "--resume continues a run with its saved config; drop --config/--set/--name"
+        )
     resolved = load_config(config, overrides)
-    label = config.stem if config is not None else "default"
+    # A run trained from another run's config.yaml is named after that run, not "config".
+    label, source_run = config_origin(config) if config is not None else ("default", None)
+    metadata = {"source_run": source_run} if source_run else {}
+    if name is not None:
+        label = name
     display: _PlainProgress | _RichProgress | None = None
     if not settings.quiet:
         display = _RichProgress() if stderr_is_terminal() else _PlainProgress()
@@ -177,7 +197,9 @@ def train_command(
         on_epoch=display.epoch if display else None,
     )
     try:
-        result = train(resolved, label=label, callbacks=callbacks, resume=resume)
+        result = train(
+            resolved, label=label, callbacks=callbacks, resume=resume, name=name, metadata=metadata
+        )
     finally:
         if display is not None:
             display.stop()
