@@ -198,9 +198,10 @@ def train_reference_model(
     load_tensorflow()
     import keras
 
-    from digitcli.config import AugmentConfig, Engine, ModelConfig
+    from digitcli.config import AugmentConfig, ModelConfig
     from digitcli.engines import FitRequest, fit
     from digitcli.model import build_model
+    from digitcli.vocabulary import TrainingEngine
 
     x_train, y_train, x_val, y_val = data[:4]
     keras.utils.set_random_seed(seed)
@@ -217,7 +218,7 @@ def train_reference_model(
         ).history
         return model, {key: float(values[-1]) for key, values in history.items()}, None
     logs = fit(
-        Engine(path),
+        TrainingEngine(path),
         FitRequest(
             model=model,
             x_train=x_train,

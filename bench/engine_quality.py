@@ -5,7 +5,7 @@ For each seed both start from the same freshly built model (`digitcli.model.buil
 40 epochs, batch size 32, 1,000 validation images):
 
 - reference: `model.fit(x, y, epochs=40, batch_size=32, validation_data=..., shuffle=True)`;
-- digitcli: `digitcli.engines.fit(Engine.fast, ...)`, which shuffles with its own seeded order.
+- digitcli: `digitcli.engines.fit(TrainingEngine.fast, ...)`, which shuffles with its own seeded order.
 
 The criterion: the mean final validation accuracy of the fast engine is within 0.5 percentage points
 of model.fit's. Accuracy on MNIST's 10,000 test images is shown too (a less noisy measure). The two

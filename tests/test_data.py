@@ -9,8 +9,10 @@ import pytest
 from PIL import Image
 
 from digitcli.config import load_config
-from digitcli.data import Dataset, lab_rows_to_images, load_dataset, to_canonical
+from digitcli.data import Dataset, load_dataset, to_canonical
 from digitcli.errors import DataError
+from digitcli.lab_format import lab_rows_to_images
+from digitcli.vocabulary import IMAGE_SHAPE
 
 
 def dataset(*overrides: str) -> Dataset:
@@ -25,7 +27,7 @@ def assert_canonical(data: Dataset) -> None:
         assert split.x.min() >= 0.0 and split.x.max() <= 1.0
         assert set(np.unique(split.y)) <= set(range(10))
         # Fitted into the box: every image touches the frame's full extent along its longer side.
-        images = split.x.reshape(-1, 20, 20)
+        images = split.x.reshape(-1, *IMAGE_SHAPE)
         rows = (images > 0.1).any(axis=2).sum(axis=1)
         cols = (images > 0.1).any(axis=1).sum(axis=1)
         assert np.all(np.maximum(rows, cols) >= 18)

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitcli.config import DataSource, load_config
+from digitcli.config import load_config
 from digitcli.data import SOURCES, load_dataset, load_source
 from digitcli.errors import DataError
+from digitcli.vocabulary import IMAGE_SHAPE, DataSource
 
 PER_DIGIT = 3  # images of each digit 0-9 in the tiny datasets
 
@@ -98,7 +99,7 @@ def test_every_source_loads_a_tiny_real_dataset(source: DataSource, tmp_path: Pa
         assert split.y.dtype == np.int32 and set(np.unique(split.y)) <= set(range(10))
         assert split.x.min() >= 0.0 and split.x.max() <= 1.0
         # Canonical: every image fitted into the 20x20 box, touching it along its longer side.
-        images = split.x.reshape(-1, 20, 20)
+        images = split.x.reshape(-1, *IMAGE_SHAPE)
         rows = (images > 0.1).any(axis=2).sum(axis=1)
         cols = (images > 0.1).any(axis=1).sum(axis=1)
         assert np.all(np.maximum(rows, cols) >= 18)

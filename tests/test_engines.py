@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from digitcli.config import AugmentConfig, DataConfig, Engine, ModelConfig
+from digitcli.config import AugmentConfig, DataConfig, ModelConfig
 from digitcli.data import Dataset, load_dataset
 from digitcli.engines import (
     EpochLog,
@@ -23,6 +23,7 @@ from digitcli.engines import (
     epoch_permutation,
     fit,
 )
+from digitcli.vocabulary import TrainingEngine
 
 TOLERANCE = 1e-4
 
@@ -88,25 +89,29 @@ def test_data_has_a_partial_last_batch(dataset: Dataset) -> None:
 @pytest.mark.parametrize("augment", [False, True], ids=["plain", "augmented"])
 def test_fast_and_keras_engines_train_identically(dataset: Dataset, augment: bool) -> None:
     histories, weights, states = {}, {}, {}
-    for engine in (Engine.fast, Engine.keras):
+    for engine in (TrainingEngine.fast, TrainingEngine.keras):
         model = fresh_model()
         histories[engine] = fit(engine, request(model, dataset, epochs=3, augment=augment))
         weights[engine] = model.get_weights()
         states[engine] = optimizer_state(model)
 
-    assert len(histories[Engine.fast]) == 3
-    assert_histories_close(histories[Engine.fast], histories[Engine.keras])
-    for fast_weight, keras_weight in zip(weights[Engine.fast], weights[Engine.keras], strict=True):
+    assert len(histories[TrainingEngine.fast]) == 3
+    assert_histories_close(histories[TrainingEngine.fast], histories[TrainingEngine.keras])
+    for fast_weight, keras_weight in zip(
+        weights[TrainingEngine.fast], weights[TrainingEngine.keras], strict=True
+    ):
         np.testing.assert_allclose(fast_weight, keras_weight, atol=TOLERANCE, rtol=0)
     # Adam's state too (step count, learning rate, moments): a saved model resumes the same way.
     steps = math.ceil(len(dataset.train) / 32) * 3
-    assert int(states[Engine.fast][0]) == int(states[Engine.keras][0]) == steps
-    for fast_state, keras_state in zip(states[Engine.fast], states[Engine.keras], strict=True):
+    assert int(states[TrainingEngine.fast][0]) == int(states[TrainingEngine.keras][0]) == steps
+    for fast_state, keras_state in zip(
+        states[TrainingEngine.fast], states[TrainingEngine.keras], strict=True
+    ):
         np.testing.assert_allclose(fast_state, keras_state, atol=TOLERANCE, rtol=0)
 
 
 def test_the_model_learns(dataset: Dataset) -> None:
-    logs = fit(Engine.fast, request(fresh_model(), dataset, epochs=3))
+    logs = fit(TrainingEngine.fast, request(fresh_model(), dataset, epochs=3))
     assert logs[-1].loss < logs[0].loss
     assert logs[-1].accuracy > logs[0].accuracy
 
@@ -116,18 +121,18 @@ def test_other_optimizers_train_identically_too(dataset: Dataset) -> None:
     import keras
 
     results = {}
-    for engine in (Engine.fast, Engine.keras):
+    for engine in (TrainingEngine.fast, TrainingEngine.keras):
         model = fresh_model(optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9))
         results[engine] = (fit(engine, request(model, dataset, epochs=2)), model.get_weights())
-    assert_histories_close(results[Engine.fast][0], results[Engine.keras][0])
+    assert_histories_close(results[TrainingEngine.fast][0], results[TrainingEngine.keras][0])
     for fast_weight, keras_weight in zip(
-        results[Engine.fast][1], results[Engine.keras][1], strict=True
+        results[TrainingEngine.fast][1], results[TrainingEngine.keras][1], strict=True
     ):
         np.testing.assert_allclose(fast_weight, keras_weight, atol=TOLERANCE, rtol=0)
 
 
-@pytest.mark.parametrize("engine", [Engine.fast, Engine.keras])
-def test_resuming_continues_exactly(dataset: Dataset, engine: Engine) -> None:
+@pytest.mark.parametrize("engine", [TrainingEngine.fast, TrainingEngine.keras])
+def test_resuming_continues_exactly(dataset: Dataset, engine: TrainingEngine) -> None:
     straight = fresh_model()
     straight_logs = fit(engine, request(straight, dataset, epochs=4))
 
@@ -152,21 +157,21 @@ def test_a_saved_and_reloaded_model_continues_like_the_one_in_memory(
     from digitcli.model import load_keras_model
 
     model = fresh_model()
-    fit(Engine.fast, request(model, dataset, epochs=2))
+    fit(TrainingEngine.fast, request(model, dataset, epochs=2))
     model.save(tmp_path / "model.keras")
     reloaded = load_keras_model(tmp_path / "model.keras")
     # Both take the written-out Adam step, not the slower `optimizer.apply` fallback.
     assert _optimizer_update(model).__name__ == _optimizer_update(reloaded).__name__ == "adam"
 
-    in_memory = fit(Engine.fast, request(model, dataset, epochs=3, start_epoch=2))
-    from_file = fit(Engine.fast, request(reloaded, dataset, epochs=3, start_epoch=2))
+    in_memory = fit(TrainingEngine.fast, request(model, dataset, epochs=3, start_epoch=2))
+    from_file = fit(TrainingEngine.fast, request(reloaded, dataset, epochs=3, start_epoch=2))
     assert [metrics(log) for log in from_file] == [metrics(log) for log in in_memory]
     for one, other in zip(model.get_weights(), reloaded.get_weights(), strict=True):
         np.testing.assert_array_equal(one, other)
 
 
-@pytest.mark.parametrize("engine", [Engine.fast, Engine.keras])
-def test_progress_callback_and_stop_request(dataset: Dataset, engine: Engine) -> None:
+@pytest.mark.parametrize("engine", [TrainingEngine.fast, TrainingEngine.keras])
+def test_progress_callback_and_stop_request(dataset: Dataset, engine: TrainingEngine) -> None:
     seen: list[EpochLog] = []
     logs = fit(
         engine,
@@ -183,9 +188,9 @@ def test_progress_callback_and_stop_request(dataset: Dataset, engine: Engine) ->
     assert all(log.seconds > 0 for log in logs)
 
 
-@pytest.mark.parametrize("engine", [Engine.fast, Engine.keras])
+@pytest.mark.parametrize("engine", [TrainingEngine.fast, TrainingEngine.keras])
 def test_without_validation_data_the_validation_metrics_are_nan(
-    dataset: Dataset, engine: Engine
+    dataset: Dataset, engine: TrainingEngine
 ) -> None:
     empty_x = np.zeros((0, 400), np.float32)
     empty_y = np.zeros(0, np.int32)

@@ -12,16 +12,15 @@ import numpy as np
 import pytest
 
 from digitcli.cli import app
-from digitcli.errors import ModelError, OutputError
+from digitcli.errors import ExportError, ModelError, OutputError
 from digitcli.export import (
     CHECK_IMAGES,
-    ExportError,
-    ExportFormat,
     default_output,
     export_model,
     sample_images,
 )
 from digitcli.inference import NumpyModel
+from digitcli.vocabulary import ExportFormat
 
 
 def _installed(*modules: str) -> bool:

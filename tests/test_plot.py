@@ -14,12 +14,12 @@ from digitcli.plotting import (
     MISTAKE_COLOR,
     TRAIN_COLOR,
     VALIDATION_COLOR,
-    PlotFormat,
     first_layer_weights_figure,
     learning_curves_figure,
     samples_figure,
     save_figure,
 )
+from digitcli.vocabulary import PlotFormat
 
 FIGURES = [
     "learning_curves",

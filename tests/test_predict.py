@@ -20,8 +20,6 @@ from PIL import Image
 from digitcli.errors import ModelError, UsageError
 from digitcli.predict import (
     Classifier,
-    Engine,
-    PixelOrder,
     PredictionRecord,
     collect_inputs,
     debug_image_name,
@@ -29,8 +27,8 @@ from digitcli.predict import (
     npy_images,
     predict_inputs,
 )
-from digitcli.preprocess import Invert
 from digitcli.runs import ModelFiles, resolve_model
+from digitcli.vocabulary import InferenceEngine, Invert, PixelOrder
 
 
 @pytest.fixture(scope="module")
@@ -283,7 +281,7 @@ def test_tf_engine_needs_a_keras_file(trained_run: Path, tmp_path: Path) -> None
 
     shutil.copy(trained_run / "weights.npz", tmp_path / "weights.npz")
     with pytest.raises(ModelError, match=r"no model.keras for --engine tf \(use --engine numpy\)"):
-        load_classifier(resolve_model(tmp_path / "weights.npz"), Engine.tf)
+        load_classifier(resolve_model(tmp_path / "weights.npz"), InferenceEngine.tf)
 
 
 # ------------------------------------------------------------------------------------- .npy
@@ -395,9 +393,9 @@ def test_numpy_and_tensorflow_engines_agree(
     Image.fromarray(noisy.astype(np.uint8)).save(tmp_path / "noisy.png")
     paths.append(tmp_path / "noisy.png")
 
-    numpy_records = predict_paths(paths, model_files, engine=Engine.numpy)
-    tf_classifier = load_classifier(model_files, Engine.tf)
-    assert tf_classifier.engine is Engine.tf
+    numpy_records = predict_paths(paths, model_files, engine=InferenceEngine.numpy)
+    tf_classifier = load_classifier(model_files, InferenceEngine.tf)
+    assert tf_classifier.engine is InferenceEngine.tf
     tf_records = predict_paths(paths, tf_classifier)
     for a, b in zip(numpy_records, tf_records, strict=True):
         assert a.digit == b.digit

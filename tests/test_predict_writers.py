@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from digitcli.cli.predict import OutputFormat
 from digitcli.predict import PredictionRecord
 from digitcli.predict_writers import WRITERS, close_writer, open_writer, write_chunk
+from digitcli.vocabulary import PredictFormat
 
 GOOD = PredictionRecord(
     path='imgs/a seven, "quoted"\t.png',
@@ -82,7 +82,7 @@ def written(fmt: str, chunks: Sequence[Sequence[PredictionRecord]]) -> str:
 
 
 def test_the_cli_offers_exactly_the_registered_formats() -> None:
-    assert [choice.value for choice in OutputFormat] == list(WRITERS)
+    assert [choice.value for choice in PredictFormat] == list(WRITERS)
     assert set(READERS) == set(WRITERS), "add a reader for the new format to READERS"
 
 

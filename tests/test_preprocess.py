@@ -12,7 +12,8 @@ from PIL import Image, ImageDraw, ImageFilter
 from digitcli.augment import augment_batch
 from digitcli.errors import NoInkError
 from digitcli.imaging import load_image
-from digitcli.preprocess import SIDE, Invert, canonicalize, canonicalize_batch, fit_and_center
+from digitcli.preprocess import canonicalize, canonicalize_batch, fit_and_center
+from digitcli.vocabulary import IMAGE_SHAPE, IMAGE_SIDE, Invert
 
 
 def draw_digit(
@@ -57,12 +58,12 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def check_canonical(image: np.ndarray) -> None:
-    assert image.shape == (SIDE, SIDE) and image.dtype == np.float32
+    assert image.shape == IMAGE_SHAPE and image.dtype == np.float32
     assert image.min() >= 0.0 and image.max() == pytest.approx(1.0)
     rows = np.flatnonzero(image.max(axis=1) > 0)
     cols = np.flatnonzero(image.max(axis=0) > 0)
     # The longer side of the digit's box fills the 20 pixels.
-    assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 == SIDE
+    assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 == IMAGE_SIDE
 
 
 @pytest.fixture(scope="module")
@@ -230,7 +231,7 @@ def test_batch_matches_single_images() -> None:
     stack[1] = np.clip(stack[1] + 0.05 * rng.standard_normal((28, 28)), 0, 1)
     stack[2, 2:4, 2:4] = 1.0
     batch = canonicalize_batch(stack)
-    assert batch.shape == (len(stack), SIDE, SIDE) and batch.dtype == np.float32
+    assert batch.shape == (len(stack), *IMAGE_SHAPE) and batch.dtype == np.float32
     assert not batch[0].any()
     for image, expected in zip(stack[1:], batch[1:], strict=True):
         np.testing.assert_array_equal(canonicalize(image, Invert.no), expected)
@@ -246,7 +247,7 @@ def test_batch_of_large_images_and_auto_polarity() -> None:
     assert not batch[1].any()
     dark = np.stack([as_gray(draw_digit(0, size=(40, 40)))])
     np.testing.assert_array_equal(canonicalize_batch(dark, Invert.auto)[0], canonicalize(dark[0]))
-    assert canonicalize_batch(np.zeros((0, 28, 28), np.float32)).shape == (0, SIDE, SIDE)
+    assert canonicalize_batch(np.zeros((0, 28, 28), np.float32)).shape == (0, *IMAGE_SHAPE)
 
 
 def test_fit_and_center_keeps_the_aspect_ratio() -> None:
@@ -254,7 +255,7 @@ def test_fit_and_center_keeps_the_aspect_ratio() -> None:
     result = fit_and_center(bar)
     rows = np.flatnonzero(result.max(axis=1) > 0)
     cols = np.flatnonzero(result.max(axis=0) > 0)
-    assert len(rows) == SIDE and len(cols) == 5
+    assert len(rows) == IMAGE_SIDE and len(cols) == 5
     assert cols[0] in (7, 8)
 
 

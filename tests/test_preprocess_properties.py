@@ -13,7 +13,8 @@ from PIL import Image, ImageDraw
 
 from digitcli.errors import DigitcliError
 from digitcli.imaging import load_image
-from digitcli.preprocess import SIDE, Invert, canonicalize
+from digitcli.preprocess import canonicalize
+from digitcli.vocabulary import IMAGE_SHAPE, Invert
 
 MODES = ("L", "RGB", "RGBA", "P", "I;16")
 CONTENTS = ("noise", "flat", "strokes", "gradient", "sparse")
@@ -84,7 +85,7 @@ def test_any_image_file_canonicalizes_or_fails_cleanly(
             assert str(path) in exc.message or "no ink" in exc.message
             assert "\n" not in exc.message
             return
-    assert result.shape == (SIDE, SIDE)
+    assert result.shape == IMAGE_SHAPE
     assert result.dtype == np.float32
     assert np.isfinite(result).all()
     assert result.min() >= 0.0 and result.max() <= 1.0

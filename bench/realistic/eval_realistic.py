@@ -23,8 +23,9 @@ from PIL import Image, ImageDraw
 from digitcli.errors import DigitcliError
 from digitcli.imaging import load_image
 from digitcli.inference import NumpyModel
-from digitcli.preprocess import SIDE, Invert, canonicalize, canonicalize_batch
+from digitcli.preprocess import canonicalize, canonicalize_batch
 from digitcli.runs import resolve_run
+from digitcli.vocabulary import IMAGE_SHAPE, IMAGE_SIDE, Invert
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -44,7 +45,7 @@ def load_testset(folder: Path) -> list[tuple[Path, int, str]]:
 
 def canonical_images(items: Sequence[tuple[Path, int, str]]) -> tuple[np.ndarray, list[str | None]]:
     """Canonical images (zeros where reading failed) and the error message of each failed one."""
-    images = np.zeros((len(items), SIDE, SIDE), np.float32)
+    images = np.zeros((len(items), *IMAGE_SHAPE), np.float32)
     errors: list[str | None] = []
     for index, (path, _, _) in enumerate(items):
         try:
@@ -64,7 +65,7 @@ def write_sheet(
     columns: int = 20,
 ) -> None:
     """Upscaled canonical images, each kind starting a new row, a red bar under each miss."""
-    cell = SIDE * zoom + 6
+    cell = IMAGE_SIDE * zoom + 6
     placed: list[tuple[int, int, int]] = []  # (index, row, column)
     row = 0
     for kind in dict.fromkeys(kinds):
@@ -76,12 +77,13 @@ def write_sheet(
     draw = ImageDraw.Draw(sheet)
     for index, r, c in placed:
         tile = Image.fromarray((images[index] * 255).astype(np.uint8), mode="L")
-        tile = tile.resize((SIDE * zoom, SIDE * zoom), Image.Resampling.NEAREST)
+        tile = tile.resize((IMAGE_SIDE * zoom, IMAGE_SIDE * zoom), Image.Resampling.NEAREST)
         x, y = c * cell + 3, r * cell + 3
         sheet.paste(tile.convert("RGB"), (x, y))
         if not correct[index]:
             draw.rectangle(
-                (x, y + SIDE * zoom, x + SIDE * zoom - 1, y + SIDE * zoom + 2), fill="red"
+                (x, y + IMAGE_SIDE * zoom, x + IMAGE_SIDE * zoom - 1, y + IMAGE_SIDE * zoom + 2),
+                fill="red",
             )
     sheet.save(path)
 

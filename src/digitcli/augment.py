@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-SIDE = 20
-_CENTRE = (SIDE - 1) / 2
+from digitcli.vocabulary import IMAGE_SHAPE, IMAGE_SIDE
+
+_CENTRE = (IMAGE_SIDE - 1) / 2
 _CHUNK = 4096
 
 
@@ -31,8 +32,10 @@ def augment_batch(
     The input is not modified.
     """
     batch = np.asarray(images, dtype=np.float32)
-    if batch.ndim != 3 or batch.shape[1:] != (SIDE, SIDE):
-        raise ValueError(f"expected (N, {SIDE}, {SIDE}) images, got shape {batch.shape}")
+    if batch.ndim != 3 or batch.shape[1:] != IMAGE_SHAPE:
+        raise ValueError(
+            f"expected (N, {IMAGE_SIDE}, {IMAGE_SIDE}) images, got shape {batch.shape}"
+        )
     count = len(batch)
     if count == 0:
         return batch.copy()
@@ -62,7 +65,7 @@ def _affine(
     # Inverse mapping: for each output pixel, where to sample the input (rotating about the centre).
     cos = (np.cos(angle) / scale).astype(np.float32)[:, None, None]
     sin = (np.sin(angle) / scale).astype(np.float32)[:, None, None]
-    grid = np.arange(SIDE, dtype=np.float32) - np.float32(_CENTRE)
+    grid = np.arange(IMAGE_SIDE, dtype=np.float32) - np.float32(_CENTRE)
     out_r = grid[None, :, None] - shift[:, 0, None, None].astype(np.float32)
     out_c = grid[None, None, :] - shift[:, 1, None, None].astype(np.float32)
     # +1: coordinates in the zero-padded image that _bilinear samples.
@@ -74,7 +77,7 @@ def _affine(
 def _bilinear(batch: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Sample image i at (rows[i], cols[i]) of its one-pixel zero-padded copy, bilinearly."""
     count = len(batch)
-    width = SIDE + 2
+    width = IMAGE_SIDE + 2
     # The zero border makes samples just outside the image fade to black instead of clamping.
     padded = np.zeros((count, width, width), np.float32)
     padded[:, 1:-1, 1:-1] = batch

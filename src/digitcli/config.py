@@ -7,7 +7,6 @@ error is re-raised as one `ConfigError` line naming the file, the key path and w
 from __future__ import annotations
 
 import copy
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -15,28 +14,17 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from digitcli.errors import ConfigError
-
-IMAGE_SIDE = 20  # the canonical image is 20x20 (see preprocess.canonicalize)
-INPUT_SIZE = IMAGE_SIDE * IMAGE_SIDE
-NUM_CLASSES = 10
+from digitcli.vocabulary import (
+    NUM_CLASSES,
+    Activation,
+    DataSource,
+    PixelOrder,
+    TrainingEngine,
+)
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class DataSource(str, Enum):
-    digits = "digits"  # scikit-learn's bundled 8x8 digits: offline, the default
-    mnist = "mnist"  # a local Keras-layout .npz, or Keras's download when no path is given
-    npy = "npy"  # the course lab's X.npy / y.npy
-    folder = "folder"  # image files in subfolders named 0..9
-
-
-class PixelOrder(str, Enum):
-    column_major = (
-        "column_major"  # the lab's X.npy: each row is a 20x20 image stored column by column
-    )
-    row_major = "row_major"
 
 
 class AugmentConfig(_Strict):
@@ -99,13 +87,6 @@ class DataConfig(_Strict):
         return self
 
 
-class Activation(str, Enum):
-    relu = "relu"
-    linear = "linear"
-    sigmoid = "sigmoid"
-    tanh = "tanh"
-
-
 class LayerConfig(_Strict):
     units: int = Field(gt=0, description="Number of neurons in this Dense layer.")
     activation: Activation = Field(Activation.relu, description="relu, linear, sigmoid or tanh.")
@@ -120,6 +101,7 @@ def _reference_layers() -> list[LayerConfig]:
 
 
 class ModelConfig(_Strict):
+    # vocabulary.INPUT_SIZE, spelled out: a Literal type takes only a number (test_vocabulary checks).
     input_size: Literal[400] = Field(
         400, description="Pixels per image: every source delivers 20x20 = 400."
     )
@@ -135,7 +117,7 @@ class ModelConfig(_Strict):
         output = layers[-1]
         if output.units != NUM_CLASSES:
             raise ValueError(
-                f"the last layer is the output and must have 10 units, not {output.units}"
+                f"the last layer is the output and must have {NUM_CLASSES} units, not {output.units}"
             )
         if output.activation is not Activation.linear:
             raise ValueError(
@@ -145,14 +127,9 @@ class ModelConfig(_Strict):
         return layers
 
 
-class Engine(str, Enum):
-    fast = "fast"  # whole epochs inside one compiled tf.function: ~10x faster on CPU
-    keras = "keras"  # plain model.fit: the reference
-
-
 class TrainConfig(_Strict):
-    engine: Engine = Field(
-        Engine.fast, description="fast (compiled epoch loop) or keras (model.fit)."
+    engine: TrainingEngine = Field(
+        TrainingEngine.fast, description="fast (compiled epoch loop) or keras (model.fit)."
     )
     epochs: int = Field(40, gt=0, le=100_000, description="Passes over the training data.")
     batch_size: int = Field(32, gt=0, le=1_000_000, description="Images per gradient step.")

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from digitcli.config import INPUT_SIZE, NUM_CLASSES, DataConfig, DataSource, PixelOrder
+from digitcli.config import DataConfig
 from digitcli.errors import DataError, DigitcliError
-from digitcli.preprocess import SIDE, Invert, canonicalize_batch
+from digitcli.lab_format import lab_rows_to_images
+from digitcli.preprocess import canonicalize_batch
+from digitcli.vocabulary import INPUT_SIZE, NUM_CLASSES, DataSource, Invert
 
 
 @dataclass(frozen=True)
@@ -149,17 +151,6 @@ def _load_mnist(config: DataConfig) -> SourceImages:
                 f"{source}: x_{name} has {len(images)} images but y_{name} {len(labels)} labels"
             )
     return SourceImages(x_train, y_train, test=(x_test, y_test))
-
-
-def lab_rows_to_images(rows: np.ndarray, pixel_order: PixelOrder, where: str) -> np.ndarray:
-    """The lab's N x 400 rows -> N x 20 x 20 upright images."""
-    if rows.ndim != 2 or rows.shape[1] != INPUT_SIZE:
-        raise DataError(
-            f"{where}: expected N rows of {INPUT_SIZE} pixels (20x20), got shape {rows.shape}"
-        )
-    images = rows.reshape(-1, SIDE, SIDE)
-    # Column-major rows (MATLAB/Octave order) stand upright only after a transpose.
-    return images.transpose(0, 2, 1) if pixel_order is PixelOrder.column_major else images
 
 
 def _load_npy(config: DataConfig) -> SourceImages:

@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from digitcli.config import AugmentConfig, Engine
+from digitcli.config import AugmentConfig
+from digitcli.vocabulary import IMAGE_SHAPE, TrainingEngine
 
 if TYPE_CHECKING:
     import keras
@@ -86,7 +87,7 @@ def epoch_images(x: np.ndarray, seed: int, epoch: int, augment: AugmentConfig) -
 
     rng = np.random.default_rng([seed, epoch, 1])
     images = augment_batch(
-        x.reshape(-1, 20, 20),
+        x.reshape(-1, *IMAGE_SHAPE),
         rng,
         max_shift=augment.max_shift,
         max_rotation=augment.max_rotation,
@@ -112,9 +113,9 @@ class FitRequest:
     should_stop: StopCheck | None = None
 
 
-def fit(engine: Engine, request: FitRequest) -> list[EpochLog]:
+def fit(engine: TrainingEngine, request: FitRequest) -> list[EpochLog]:
     """Train `request.model` in place; returns the logs of the epochs run (stops early on request)."""
-    if engine is Engine.fast:
+    if engine is TrainingEngine.fast:
         return _fit_fast(request)
     return _fit_keras(request)
 

@@ -72,6 +72,10 @@ class OutputError(DigitcliError):
     """Results cannot be written where they were asked to go."""
 
 
+class ExportError(DigitcliError):
+    """An export could not be produced or did not reproduce the Keras model's outputs."""
+
+
 class QualityGateError(DigitcliError):
     """`evaluate --min-accuracy` found the accuracy below the threshold."""
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from digitcli.config import NUM_CLASSES, Config, load_config
+from digitcli.config import Config, load_config
 from digitcli.errors import DataError, ModelError, UsageError
 from digitcli.inference import NumpyModel, cross_entropy
 from digitcli.runs import (
@@ -31,20 +30,10 @@ from digitcli.runs import (
     write_json_atomic,
 )
 from digitcli.softmax import my_softmax
+from digitcli.vocabulary import NUM_CLASSES, InferenceEngine, SplitName
 
 SCHEMA_VERSION = 1
 LABELS = list(range(NUM_CLASSES))
-
-
-class SplitName(str, Enum):
-    test = "test"
-    validation = "validation"
-    train = "train"
-
-
-class EvalEngine(str, Enum):
-    numpy = "numpy"  # NumPy forward pass from weights.npz: no TensorFlow import
-    tf = "tf"  # the saved Keras model (model.keras)
 
 
 @dataclass(frozen=True)
@@ -239,8 +228,10 @@ def resolve_target(
     )
 
 
-def _logits(target: EvaluationTarget, x: np.ndarray, engine: EvalEngine) -> tuple[np.ndarray, str]:
-    if engine is EvalEngine.numpy:
+def _logits(
+    target: EvaluationTarget, x: np.ndarray, engine: InferenceEngine
+) -> tuple[np.ndarray, str]:
+    if engine is InferenceEngine.numpy:
         if target.weights is None:
             raise ModelError(
                 f"{target.model_dir}: no weights.npz for the NumPy engine; use --engine tf"
@@ -261,13 +252,13 @@ def _logits(target: EvaluationTarget, x: np.ndarray, engine: EvalEngine) -> tupl
 def predict_split(
     target: EvaluationTarget,
     split: SplitName | str = SplitName.test,
-    engine: EvalEngine | str = EvalEngine.numpy,
+    engine: InferenceEngine | str = InferenceEngine.numpy,
 ) -> tuple[SplitPredictions, str]:
     """Rebuild the data, run the model on one split; returns the predictions and the model file."""
     from digitcli.data import load_dataset
 
     split = SplitName(split)
-    engine = EvalEngine(engine)
+    engine = InferenceEngine(engine)
     started = time.perf_counter()
     config = target.config
     dataset = load_dataset(config.data, config.seed)
@@ -317,7 +308,7 @@ def evaluate_predictions(
     return Evaluation(
         run=str((target.run_dir or target.model_dir).resolve()),
         model=str(Path(model_file).resolve()),
-        engine=EvalEngine(engine).value,
+        engine=InferenceEngine(engine).value,
         split=predictions.split,
         source=predictions.source,
         data_path=predictions.path,
@@ -337,7 +328,7 @@ def evaluate_run(
     config_file: Path | None = None,
     overrides: list[str] | None = None,
     split: SplitName | str = SplitName.test,
-    engine: EvalEngine | str = EvalEngine.numpy,
+    engine: InferenceEngine | str = InferenceEngine.numpy,
     default_root: Path = Path("results"),
 ) -> Evaluation:
     """Evaluate the model at `path` (run dir, results root, model file; None: the latest run)."""
@@ -348,7 +339,7 @@ def evaluate_run(
         path, config_file=config_file, overrides=overrides, default_root=default_root
     )
     predictions, model_file = predict_split(target, split, engine)
-    return evaluate_predictions(target, predictions, model_file, EvalEngine(engine).value)
+    return evaluate_predictions(target, predictions, model_file, InferenceEngine(engine).value)
 
 
 def evaluation_output_path(evaluation: Evaluation, output: Path | None) -> Path:

@@ -22,12 +22,12 @@ import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from digitcli.errors import DigitcliError, ModelError, OutputError
+from digitcli.errors import DigitcliError, ExportError, ModelError, OutputError
 from digitcli.runs import KERAS_FILE, make_folder, resolve_model
+from digitcli.vocabulary import ExportFormat
 
 if TYPE_CHECKING:
     import keras
@@ -37,16 +37,6 @@ TOLERANCE = 1e-4  # largest accepted |exported logit - Keras logit|; float32 exp
 CHECK_IMAGES = 100
 EXPORT_DIR = "export"
 INSTALL_HINT = "pip install 'digitcli[export]'"
-
-
-class ExportFormat(str, Enum):
-    savedmodel = "savedmodel"  # a folder: TensorFlow Serving, TF.js converter, tf.saved_model.load
-    tflite = "tflite"  # one .tflite file: phones and microcontrollers (LiteRT)
-    onnx = "onnx"  # one .onnx file: onnxruntime and most non-TensorFlow runtimes
-
-
-class ExportError(DigitcliError):
-    """An export could not be produced or did not reproduce the Keras model's outputs."""
 
 
 @dataclass(frozen=True)

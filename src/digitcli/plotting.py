@@ -18,13 +18,13 @@ import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from digitcli.errors import ModelError, OutputError
+from digitcli.vocabulary import IMAGE_SHAPE, PlotFormat
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -37,16 +37,9 @@ VALIDATION_COLOR = "#ff7f0e"  # orange: validation, in every figure
 TEST_COLOR = "#2ca02c"  # green: test split / the true digit
 MISTAKE_COLOR = "#d62728"  # red: a wrong prediction
 NEUTRAL_COLOR = "#9e9e9e"
-SIDE = 20
 PLOTS_DIR = "plots"
 REPORT_FILE = "report.html"
 DPI = 100
-
-
-class PlotFormat(str, Enum):
-    png = "png"
-    svg = "svg"
-    pdf = "pdf"
 
 
 _MIME = {PlotFormat.png: "image/png", PlotFormat.svg: "image/svg+xml", PlotFormat.pdf: "image/png"}
@@ -64,7 +57,7 @@ def _new_figure(width: float, height: float) -> Figure:
 
 def _digit(ax: Any, image: np.ndarray) -> None:
     """Show one canonical image upright: white ink on black, no ticks."""
-    ax.imshow(image.reshape(SIDE, SIDE), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.imshow(image.reshape(IMAGE_SHAPE), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -303,7 +296,7 @@ def first_layer_weights_figure(kernel: np.ndarray, limit: int = 100) -> Figure:
     image = None
     for unit, ax in enumerate(axes[:units]):
         image = ax.imshow(
-            kernel[:, unit].reshape(SIDE, SIDE), cmap="RdBu_r", vmin=-scale, vmax=scale
+            kernel[:, unit].reshape(IMAGE_SHAPE), cmap="RdBu_r", vmin=-scale, vmax=scale
         )
         ax.set_xticks([])
         ax.set_yticks([])

@@ -21,7 +21,6 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO
@@ -30,15 +29,22 @@ import numpy as np
 
 from digitcli.errors import DigitcliError, ModelError, OutputError, UsageError
 from digitcli.imaging import IMAGE_SUFFIXES, load_image
-from digitcli.preprocess import SIDE, Invert, canonicalize, warm_up
+from digitcli.lab_format import lab_rows_to_images
+from digitcli.preprocess import canonicalize, warm_up
 from digitcli.runs import ModelFiles, make_folder
+from digitcli.vocabulary import (
+    IMAGE_SHAPE,
+    IMAGE_SIDE,
+    INPUT_SIZE,
+    InferenceEngine,
+    Invert,
+    PixelOrder,
+)
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
     from multiprocessing.context import BaseContext
 
-# What the network reads: a canonical 20x20 image flattened row-major.
-INPUT_SIZE = SIDE * SIDE
 NPY_SUFFIX = ".npy"
 # Records go through the network, and out to the renderer, this many at a time.
 CHUNK_SIZE = 1024
@@ -49,18 +55,6 @@ DEBUG_SCALE = 10
 
 InputKind = Literal["image", "npy"]
 Classify = Callable[[np.ndarray], np.ndarray]
-
-
-class Engine(str, Enum):
-    numpy = "numpy"  # forward pass in NumPy from weights.npz: no TensorFlow import
-    tf = "tf"  # the saved Keras model (model.keras)
-
-
-class PixelOrder(str, Enum):
-    """How each 400-value row of an N x 400 .npy array is laid out (mirrors config.PixelOrder)."""
-
-    column_major = "column_major"  # the lab's layout (MATLAB/Octave order)
-    row_major = "row_major"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +97,7 @@ class PredictionRecord:
 class Classifier:
     """A loaded model: `classify` maps (N, 400) canonical images to (N, 10) probabilities."""
 
-    engine: Engine
+    engine: InferenceEngine
     source: Path
     classify: Classify
     note: str | None = None  # something the user should hear (e.g. an engine fallback)
@@ -190,9 +184,11 @@ def _folder_images(folder: Path, recursive: bool) -> list[Path]:
 # ---------------------------------------------------------------------------------------- model
 
 
-def load_classifier(model_files: ModelFiles, engine: Engine = Engine.numpy) -> Classifier:
+def load_classifier(
+    model_files: ModelFiles, engine: InferenceEngine = InferenceEngine.numpy
+) -> Classifier:
     """Load the model for `engine`; NumPy falls back to TensorFlow when only model.keras exists."""
-    if engine is Engine.numpy:
+    if engine is InferenceEngine.numpy:
         if model_files.weights is not None:
             return _numpy_classifier(model_files.weights)
         if model_files.keras is None:  # resolve_model never returns this, but be safe
@@ -211,7 +207,7 @@ def _check_input_size(size: int | None, path: Path) -> None:
     if size != INPUT_SIZE:
         raise ModelError(
             f"{path}: the model reads {size} values per image, but predict feeds it "
-            f"{INPUT_SIZE} (a {SIDE}x{SIDE} image)"
+            f"{INPUT_SIZE} (a {IMAGE_SIDE}x{IMAGE_SIDE} image)"
         )
 
 
@@ -220,7 +216,7 @@ def _numpy_classifier(path: Path) -> Classifier:
 
     model = NumpyModel.load(path)
     _check_input_size(model.input_size, path)
-    return Classifier(Engine.numpy, path, model.probabilities)
+    return Classifier(InferenceEngine.numpy, path, model.probabilities)
 
 
 def _tf_classifier(path: Path, note: str | None = None) -> Classifier:
@@ -235,7 +231,7 @@ def _tf_classifier(path: Path, note: str | None = None) -> Classifier:
         logits = model(np.asarray(pixels, dtype=np.float32), training=False)
         return np.asarray(my_softmax_tf(logits))
 
-    return Classifier(Engine.tf, path, classify, note)
+    return Classifier(InferenceEngine.tf, path, classify, note)
 
 
 # ------------------------------------------------------------------------------------ predicting
@@ -254,7 +250,7 @@ class _Unit:
 def predict_inputs(
     items: Sequence[InputItem],
     model: ModelFiles | Classifier,
-    engine: Engine = Engine.numpy,
+    engine: InferenceEngine = InferenceEngine.numpy,
     invert: Invert | None = None,
     debug_dir: Path | None = None,
     *,
@@ -285,7 +281,7 @@ def predict_inputs(
 def predict_chunks(
     items: Sequence[InputItem],
     model: ModelFiles | Classifier,
-    engine: Engine = Engine.numpy,
+    engine: InferenceEngine = InferenceEngine.numpy,
     invert: Invert | None = None,
     debug_dir: Path | None = None,
     *,
@@ -381,10 +377,7 @@ def npy_images(array: np.ndarray, pixel_order: PixelOrder = PixelOrder.column_ma
     if array.dtype.kind not in "biuf":
         raise ValueError(f"pixels must be numbers, got dtype {array.dtype}")
     if array.ndim == 2 and array.shape[1] == INPUT_SIZE:
-        from digitcli.config import PixelOrder as ConfigPixelOrder
-        from digitcli.data import lab_rows_to_images
-
-        images = lab_rows_to_images(array, ConfigPixelOrder(pixel_order.value), "npy")
+        images = lab_rows_to_images(array, pixel_order, "npy")
     elif array.ndim == 3 and min(array.shape[1:]) >= 4:
         images = array
     else:
@@ -614,7 +607,7 @@ def _write_debug_images(
                 count += 1
             name = f"{base}-{count}.png"
         used.add(name)
-        grey = np.round(pixels[index].reshape(SIDE, SIDE) * 255).astype(np.uint8)
+        grey = np.round(pixels[index].reshape(IMAGE_SHAPE) * 255).astype(np.uint8)
         big = np.kron(grey, np.ones((DEBUG_SCALE, DEBUG_SCALE), dtype=np.uint8))
         target = folder / name
         try:

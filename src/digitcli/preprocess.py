@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from enum import Enum
 from functools import lru_cache
 from types import ModuleType
 
@@ -32,8 +31,8 @@ import numpy as np
 from PIL import Image
 
 from digitcli.errors import NoInkError
-
-SIDE = 20
+from digitcli.vocabulary import IMAGE_SIDE as SIDE
+from digitcli.vocabulary import Invert
 
 # Photos are analysed at most this many pixels on their longer side: plenty for a 20-pixel result,
 # and it keeps a 12-megapixel photo to a few tens of milliseconds.
@@ -74,12 +73,6 @@ _CHUNK = 2048
 
 _POSITIONS = np.arange(SIDE, dtype=np.float32)
 _EIGHT = np.ones((3, 3), dtype=bool)
-
-
-class Invert(str, Enum):
-    auto = "auto"  # guess: the border's tone is background, or (photos) the ink is the outlier
-    yes = "yes"  # dark ink on light paper: flip it
-    no = "no"  # already light strokes on dark
 
 
 def canonicalize(gray: np.ndarray, invert: Invert = Invert.auto) -> np.ndarray:

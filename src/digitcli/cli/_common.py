@@ -12,8 +12,8 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
-from typing import TYPE_CHECKING, Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -25,11 +25,39 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class EngineChoice(str, Enum):
-    """Which forward pass to run: NumPy from weights.npz (fast start) or the Keras model."""
+def config_option(help_text: str) -> Any:
+    """`--config/-c FILE`: the same option on every command that reads a config, with its help."""
+    return typer.Option("--config", "-c", help=help_text)
 
-    numpy = "numpy"
-    tf = "tf"
+
+def set_option(help_text: str) -> Any:
+    """`--set/-s KEY.PATH=VALUE` (repeatable), with the command's help."""
+    return typer.Option("--set", "-s", metavar="KEY.PATH=VALUE", help=help_text)
+
+
+# train and config show build a config from the file; evaluate lays it over the run's saved config.
+ConfigOption = Annotated[
+    Path | None,
+    config_option("YAML config file (default: the built-in recipe, same as configs/default.yaml)."),
+]
+SetOption = Annotated[
+    list[str] | None,
+    set_option(
+        "Override a config value, e.g. --set train.epochs=5 (repeatable; wins over the file)."
+    ),
+]
+RunConfigOption = Annotated[
+    Path | None,
+    config_option(
+        "YAML config whose keys are laid over the run's config (e.g. another data source)."
+    ),
+]
+RunSetOption = Annotated[
+    list[str] | None,
+    set_option(
+        "Change the run's config, e.g. --set data.source=mnist (repeatable; wins over --config)."
+    ),
+]
 
 
 @dataclass

@@ -11,8 +11,7 @@ from typing import Annotated
 
 import typer
 
-from digitcli.cli._common import handle_errors
-from digitcli.cli.train import ConfigOption, SetOption
+from digitcli.cli._common import ConfigOption, SetOption, handle_errors
 from digitcli.errors import ExitCode
 
 # Rich renders help text: a paragraph is one line (hence the trailing backslashes) and "[" starts

@@ -8,51 +8,24 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from digitcli.cli._common import (
-    EngineChoice,
+    RunConfigOption,
+    RunSetOption,
     handle_errors,
     info,
     stdout_console,
     stdout_is_terminal,
 )
+from digitcli.vocabulary import InferenceEngine, SplitName
 
 if TYPE_CHECKING:
     from digitcli.evaluation import Evaluation
 
-
-# Mirror digitcli.evaluation.SplitName / EvalEngine: building the command line must not import the
-# evaluation module (and, through it, the data loaders).
-
-
-class SplitChoice(str, Enum):
-    test = "test"
-    validation = "validation"
-    train = "train"
-
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        help="YAML config whose keys are laid over the run's config (e.g. another data source).",
-    ),
-]
-SetOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--set",
-        "-s",
-        metavar="KEY.PATH=VALUE",
-        help="Change the run's config, e.g. --set data.source=mnist (repeatable; wins over --config).",
-    ),
-]
 
 EVALUATE_HELP = """Score a trained model: accuracy, loss, errors, per-digit scores, confusion matrix.
 
@@ -194,15 +167,15 @@ def evaluate_command(
             show_default=False,
         ),
     ] = None,
-    config: ConfigOption = None,
-    overrides: SetOption = None,
+    config: RunConfigOption = None,
+    overrides: RunSetOption = None,
     split: Annotated[
-        SplitChoice, typer.Option("--split", help="Which split of the data to score.")
-    ] = SplitChoice.test,
+        SplitName, typer.Option("--split", help="Which split of the data to score.")
+    ] = SplitName.test,
     engine: Annotated[
-        EngineChoice,
+        InferenceEngine,
         typer.Option("--engine", help="numpy: fast forward pass (default); tf: the Keras model."),
-    ] = EngineChoice.numpy,
+    ] = InferenceEngine.numpy,
     min_accuracy: Annotated[
         float | None,
         typer.Option(
@@ -232,8 +205,8 @@ def evaluate_command(
         run,
         config_file=config,
         overrides=list(overrides or []),
-        split=split.value,
-        engine=engine.value,
+        split=split,
+        engine=engine,
     )
     for warning in evaluation.warnings:
         print(f"warning: {warning}", file=sys.stderr, flush=True)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from digitcli.cli._common import handle_errors, info, stderr_is_terminal
-from digitcli.export import ExportFormat  # cheap: digitcli.export imports TensorFlow lazily
+from digitcli.vocabulary import ExportFormat
 
 # Rich renders help text: a paragraph is one line (hence the trailing backslashes) and "[" starts
 # markup unless escaped.

@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from digitcli.cli._common import handle_errors, info
-
-
-class FormatChoice(str, Enum):
-    """Mirrors digitcli.plotting.PlotFormat without importing it (or Matplotlib) at start-up."""
-
-    png = "png"
-    svg = "svg"
-    pdf = "pdf"
-
+from digitcli.vocabulary import PlotFormat
 
 PLOT_HELP = """Draw a run's figures and write report.html, a single page with all of them.
 
@@ -52,8 +43,8 @@ def plot_command(
         bool, typer.Option("--all", help="Also compare every run in the results folder.")
     ] = False,
     fmt: Annotated[
-        FormatChoice, typer.Option("--format", "-f", help="Image format of the figure files.")
-    ] = FormatChoice.png,
+        PlotFormat, typer.Option("--format", "-f", help="Image format of the figure files.")
+    ] = PlotFormat.png,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -66,7 +57,7 @@ def plot_command(
 ) -> None:
     from digitcli.plotting import plot_run
 
-    result = plot_run(path, out_dir=output, fmt=fmt.value, all_runs=all_runs)
+    result = plot_run(path, out_dir=output, fmt=fmt, all_runs=all_runs)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr, flush=True)
     for file in result.files:

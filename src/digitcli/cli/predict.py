@@ -12,44 +12,22 @@ import io
 import os
 import sys
 from collections.abc import Iterable
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from digitcli.cli._common import (
-    EngineChoice,
     color_enabled,
     handle_errors,
     info,
     stdout_is_terminal,
 )
 from digitcli.errors import ExitCode
+from digitcli.vocabulary import InferenceEngine, Invert, PixelOrder, PredictFormat
 
 if TYPE_CHECKING:
     from digitcli.predict import PredictionRecord
-
-
-class OutputFormat(str, Enum):
-    table = "table"
-    plain = "plain"
-    csv = "csv"
-    json = "json"
-    jsonl = "jsonl"
-
-
-# Mirrors of digitcli.predict's and digitcli.preprocess's enums: importing those modules here would
-# make every digitcli command pay for NumPy, Pillow and SciPy at start-up.
-class InvertChoice(str, Enum):
-    auto = "auto"
-    yes = "yes"
-    no = "no"
-
-
-class PixelOrderChoice(str, Enum):
-    column_major = "column_major"
-    row_major = "row_major"
 
 
 PREDICT_HELP = (
@@ -96,15 +74,15 @@ def predict_command(
         ),
     ] = None,
     engine: Annotated[
-        EngineChoice,
+        InferenceEngine,
         typer.Option(
             "--engine",
             help="numpy: fast start, runs weights.npz; tf: the saved Keras model (imports "
             "TensorFlow, ~5 s). Both give the same probabilities.",
         ),
-    ] = EngineChoice.numpy,
+    ] = InferenceEngine.numpy,
     invert: Annotated[
-        InvertChoice | None,
+        Invert | None,
         typer.Option(
             "--invert",
             help="Polarity: yes for dark ink on light paper, no for light strokes on dark, auto to "
@@ -116,13 +94,13 @@ def predict_command(
         bool, typer.Option("--recursive", "-r", help="Also read images in subfolders of folders.")
     ] = False,
     pixel_order: Annotated[
-        PixelOrderChoice,
+        PixelOrder,
         typer.Option(
             "--pixel-order", help="Layout of each 400-value row in an N x 400 .npy array."
         ),
-    ] = PixelOrderChoice.column_major,
+    ] = PixelOrder.column_major,
     output_format: Annotated[
-        OutputFormat | None,
+        PredictFormat | None,
         typer.Option(
             "--format",
             "-f",
@@ -155,15 +133,7 @@ def predict_command(
         # batches run in worker processes instead): ~0.06 s of a 0.5 s one-image run.
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from digitcli.errors import ImageError, PartialFailureError, UsageError
-    from digitcli.predict import (
-        POOL_MIN_INPUTS,
-        Engine,
-        PixelOrder,
-        collect_inputs,
-        load_classifier,
-        predict_chunks,
-    )
-    from digitcli.preprocess import Invert
+    from digitcli.predict import POOL_MIN_INPUTS, collect_inputs, load_classifier, predict_chunks
     from digitcli.runs import resolve_model
 
     if not inputs:
@@ -173,22 +143,22 @@ def predict_command(
     items = collect_inputs(inputs, recursive=recursive, stdin=sys.stdin)
     if not items:
         raise UsageError("no inputs: standard input held no paths")
-    classifier = load_classifier(resolve_model(model), Engine(engine.value))
+    classifier = load_classifier(resolve_model(model), engine)
     if classifier.note:
         info(classifier.note)
     fmt = output_format
     if fmt is None:
         fmt = (
-            OutputFormat.table
+            PredictFormat.table
             if _stdout_may_be_terminal() and stdout_is_terminal()
-            else OutputFormat.plain
+            else PredictFormat.plain
         )
     chunks = predict_chunks(
         items,
         classifier,
-        invert=None if invert is None else Invert(invert.value),
+        invert=invert,
         debug_dir=debug_dir,
-        pixel_order=PixelOrder(pixel_order.value),
+        pixel_order=pixel_order,
         workers=jobs or None,
         pool_min=1 if jobs > 1 else POOL_MIN_INPUTS,  # -j N > 1: a pool even for a few
     )
@@ -210,7 +180,7 @@ def predict_command(
         raise ImageError(f"none of the {failed} inputs could be predicted")
 
 
-def _render(chunks: Iterable[list[PredictionRecord]], fmt: OutputFormat) -> tuple[int, int]:
+def _render(chunks: Iterable[list[PredictionRecord]], fmt: PredictFormat) -> tuple[int, int]:
     """Write the records as they come, a chunk at a time; return (predicted, failed) counts."""
     from digitcli.predict_writers import close_writer, open_writer, write_chunk
 

@@ -9,29 +9,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from digitcli.cli._common import handle_errors, settings, stderr_console, stderr_is_terminal
+from digitcli.cli._common import (
+    ConfigOption,
+    SetOption,
+    handle_errors,
+    settings,
+    stderr_console,
+    stderr_is_terminal,
+)
 
 if TYPE_CHECKING:
     from digitcli.engines import EpochLog
     from digitcli.trainer import TrainResult
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        help="YAML config file (default: the built-in recipe, same as configs/default.yaml).",
-    ),
-]
-SetOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--set",
-        "-s",
-        metavar="KEY.PATH=VALUE",
-        help="Override a config value, e.g. --set train.epochs=5 (repeatable; wins over the file).",
-    ),
-]
 
 TRAIN_HELP = """Train the network and write a run directory under the results root.
 

@@ -1,0 +1,97 @@
+"""digitcli's shared words: the image sizes, and the values of every choice a user can make.
+
+The single home of these names: the CLI builds its options from these enums and the work modules
+take the same enums, so a choice is spelled once. Standard library only, because the CLI imports
+this module at start-up (`digitcli --help` must not pay for NumPy or pydantic).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+IMAGE_SIDE = 20  # the canonical image is 20x20 (see preprocess.canonicalize)
+IMAGE_SHAPE = (IMAGE_SIDE, IMAGE_SIDE)
+INPUT_SIZE = IMAGE_SIDE * IMAGE_SIDE  # what the network reads: the image flattened row-major
+NUM_CLASSES = 10  # the digits 0-9
+
+
+class DataSource(str, Enum):
+    """Where training images come from (config `data.source`)."""
+
+    digits = "digits"  # scikit-learn's bundled 8x8 digits: offline, the default
+    mnist = "mnist"  # a local Keras-layout .npz, or Keras's download when no path is given
+    npy = "npy"  # the course lab's X.npy / y.npy
+    folder = "folder"  # image files in subfolders named 0..9
+
+
+class PixelOrder(str, Enum):
+    """How each 400-value row of an N x 400 array is laid out (config `data.pixel_order`,
+    `predict --pixel-order`)."""
+
+    column_major = "column_major"  # the lab's X.npy (MATLAB/Octave order): column by column
+    row_major = "row_major"
+
+
+class Activation(str, Enum):
+    """A Dense layer's activation (config `model.layers.N.activation`)."""
+
+    relu = "relu"
+    linear = "linear"
+    sigmoid = "sigmoid"
+    tanh = "tanh"
+
+
+class TrainingEngine(str, Enum):
+    """How training runs (config `train.engine`)."""
+
+    fast = "fast"  # whole epochs inside one compiled tf.function: ~10x faster on CPU
+    keras = "keras"  # plain model.fit: the reference
+
+
+class InferenceEngine(str, Enum):
+    """Which forward pass scores images (`predict --engine`, `evaluate --engine`)."""
+
+    numpy = "numpy"  # forward pass in NumPy from weights.npz: no TensorFlow import
+    tf = "tf"  # the saved Keras model (model.keras)
+
+
+class Invert(str, Enum):
+    """An image's polarity (`predict --invert`, preprocess.canonicalize)."""
+
+    auto = "auto"  # guess: the border's tone is background, or (photos) the ink is the outlier
+    yes = "yes"  # dark ink on light paper: flip it
+    no = "no"  # already light strokes on dark
+
+
+class SplitName(str, Enum):
+    """A data split (`evaluate --split`)."""
+
+    test = "test"
+    validation = "validation"
+    train = "train"
+
+
+class PlotFormat(str, Enum):
+    """The image format of figure files (`plot --format`)."""
+
+    png = "png"
+    svg = "svg"
+    pdf = "pdf"
+
+
+class ExportFormat(str, Enum):
+    """What `export --format` writes."""
+
+    savedmodel = "savedmodel"  # a folder: TensorFlow Serving, TF.js converter, tf.saved_model.load
+    tflite = "tflite"  # one .tflite file: phones and microcontrollers (LiteRT)
+    onnx = "onnx"  # one .onnx file: onnxruntime and most non-TensorFlow runtimes
+
+
+class PredictFormat(str, Enum):
+    """How `predict --format` writes its records on stdout."""
+
+    table = "table"  # a Rich table (the default on a terminal)
+    plain = "plain"  # path<TAB>digit<TAB>confidence (the default when piped)
+    csv = "csv"
+    json = "json"  # one array
+    jsonl = "jsonl"  # one object per line
