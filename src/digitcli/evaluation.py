@@ -20,12 +20,12 @@ import numpy as np
 from digitcli.config import Config, load_config
 from digitcli.errors import DataError, ModelError, UsageError
 from digitcli.inference import NumpyModel, cross_entropy
+from digitcli.run_files import read_run_info
 from digitcli.runs import (
     CONFIG_FILE,
     EVALUATION_FILE,
     RUN_FILE,
     make_folder,
-    read_json,
     resolve_model,
     write_json_atomic,
 )
@@ -215,7 +215,7 @@ def resolve_target(
         )
     fingerprint: str | None = None
     if files.run_dir is not None and (files.run_dir / RUN_FILE).is_file():
-        data = read_json(files.run_dir / RUN_FILE).get("data") or {}
+        data = read_run_info(files.run_dir).get("data") or {}
         fingerprint = str(data["fingerprint"]) if data.get("fingerprint") else None
     return EvaluationTarget(
         model_dir=model_dir,

@@ -1,9 +1,13 @@
 """Figures of a trained run, written headless (Agg) as PNG, SVG or PDF, plus a one-page HTML report.
 
 Every figure is built by a small function that takes plain arrays and returns a Matplotlib `Figure`
-(no pyplot, so no global state and no display is needed); `plot_run` computes the test-split
-predictions once, builds every figure, writes each one atomically (temporary name, then
-`os.replace`) and finally writes `report.html`. Matplotlib is imported only inside these functions.
+(no pyplot, so no global state and no display is needed). `FIGURES` lists what `plot` draws, one
+entry per figure: file stem, title, summary (the `plot --help` text is made from them), caption, the
+function drawing it from the run's plain data (`RunPlotData`) and when it applies. `plot_run` reads
+the run once, draws every entry that applies, writes each one atomically (temporary name, then
+`os.replace`) and finally writes `report.html`. A new figure is one function and one entry.
+
+Matplotlib and NumPy are imported only inside functions: the CLI reads `FIGURES` at start-up.
 
 Colours are fixed across figures: training is always blue, validation always orange, test green, and
 mistakes red. Digits are drawn upright: images are row-major 20x20, shown with `cmap="gray"`.
@@ -16,21 +20,21 @@ import math
 import os
 import secrets
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from digitcli.errors import ModelError, OutputError
 from digitcli.vocabulary import IMAGE_SHAPE, PlotFormat
 
 if TYPE_CHECKING:
+    import numpy as np
     from matplotlib.figure import Figure
 
     from digitcli.engines import EpochLog
     from digitcli.evaluation import Evaluation
+    from digitcli.report import FigureFile
 
 TRAIN_COLOR = "#1f77b4"  # blue: training, in every figure
 VALIDATION_COLOR = "#ff7f0e"  # orange: validation, in every figure
@@ -114,6 +118,8 @@ def learning_curves_figure(history: Sequence[EpochLog], title: str) -> Figure:
 
 def confusion_figure(matrix: np.ndarray, title: str) -> Figure:
     """The confusion matrix twice: counts, and each row divided by its total (recall per digit)."""
+    import numpy as np
+
     counts = np.asarray(matrix, dtype=np.int64)
     totals = counts.sum(axis=1, keepdims=True)
     normalised = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
@@ -159,6 +165,8 @@ def samples_figure(
     images: np.ndarray, labels: np.ndarray, predicted: np.ndarray, seed: int, count: int = 32
 ) -> Figure:
     """A seeded random grid of images with true and predicted digits; mistakes framed in red."""
+    import numpy as np
+
     count = min(count, len(labels))
     chosen = np.sort(np.random.default_rng(seed).choice(len(labels), size=count, replace=False))
     rows, cols = _grid(count, 8)
@@ -186,6 +194,8 @@ def misclassified_figure(
     images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, limit: int = 24
 ) -> Figure:
     """The mistakes, most confident first, each with its three most probable digits."""
+    import numpy as np
+
     predicted = np.argmax(probabilities, axis=1)
     wrong = np.flatnonzero(predicted != labels)
     order = wrong[np.argsort(-probabilities[wrong, predicted[wrong]], kind="stable")][:limit]
@@ -219,6 +229,8 @@ def pick_examples(
     labels: np.ndarray, predicted: np.ndarray, seed: int, count: int = 6
 ) -> np.ndarray:
     """Seeded examples for the probability bars: half right, half wrong where there are mistakes."""
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     right = np.flatnonzero(predicted == labels)
     wrong = np.flatnonzero(predicted != labels)
@@ -237,6 +249,7 @@ def probabilities_figure(
     images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, examples: np.ndarray
 ) -> Figure:
     """For each example: the image and its ten softmax probabilities as bars."""
+    import numpy as np
     from matplotlib.patches import Patch
 
     per_row = 2
@@ -287,6 +300,8 @@ def probabilities_figure(
 
 def first_layer_weights_figure(kernel: np.ndarray, limit: int = 100) -> Figure:
     """Each hidden unit's 400 input weights as a 20x20 image: the pattern the unit responds to."""
+    import numpy as np
+
     units = min(kernel.shape[1], limit)
     rows, cols = _grid(units, math.ceil(math.sqrt(units)))
     fig = _new_figure(1.5 * cols + 1.6, 1.55 * rows + 0.8)
@@ -351,6 +366,8 @@ def compare_curves_figure(runs: Sequence[tuple[str, Sequence[EpochLog]]]) -> Fig
 
 def compare_accuracy_figure(runs: Sequence[tuple[str, dict[str, Any]]]) -> Figure:
     """Final training, validation and test accuracy of every run, side by side."""
+    import numpy as np
+
     fig = _new_figure(max(8.0, 1.3 * len(runs) + 3), 5.5)
     ax = fig.subplots()
     positions = np.arange(len(runs))
@@ -403,19 +420,11 @@ def save_figure(fig: Figure, path: Path, fmt: PlotFormat) -> None:
         raise
 
 
-@dataclass(frozen=True)
-class FigureFile:
-    key: str  # file stem, e.g. "learning_curves"
-    title: str
-    caption: str
-    path: Path
-    mime: str  # of `data`, the copy embedded in report.html
-    data: bytes = field(repr=False)
-
-
 def _write(
     fig: Figure, out_dir: Path, key: str, title: str, caption: str, fmt: PlotFormat
 ) -> FigureFile:
+    from digitcli.report import FigureFile
+
     path = out_dir / f"{key}.{fmt.value}"
     save_figure(fig, path, fmt)
     if fmt is PlotFormat.pdf:
@@ -426,6 +435,135 @@ def _write(
     else:
         data = path.read_bytes()
     return FigureFile(key, title, caption, path, _MIME[fmt], data)
+
+
+# --- the figures of a run: one registry entry each ------------------------------------------
+
+
+@dataclass(frozen=True)
+class ComparedRun:
+    name: str
+    history: Sequence[EpochLog]
+    metrics: dict[str, Any]  # metrics.json
+
+
+@dataclass(frozen=True)
+class RunPlotData:
+    """Everything the figures are drawn from: a run's plain data, read once by `plot_run`."""
+
+    name: str  # the run's folder name
+    test_name: str  # where the test images come from, e.g. "digits test split"
+    seed: int
+    history: Sequence[EpochLog]
+    images: np.ndarray  # (N, 400) test images, row-major 20x20
+    labels: np.ndarray  # (N,) true digits
+    probabilities: np.ndarray  # (N, 10) the model's softmax
+    confusion: np.ndarray  # (10, 10) rows: true digit, columns: predicted digit
+    first_kernel: np.ndarray  # (400, units) the first layer's weights
+    compared: Sequence[ComparedRun] = ()  # with --all: every run of the results folder
+
+    @property
+    def predicted(self) -> np.ndarray:
+        import numpy as np
+
+        return np.argmax(self.probabilities, axis=1)
+
+
+def _always(data: RunPlotData) -> bool:
+    return True
+
+
+def _with_compared_runs(data: RunPlotData) -> bool:
+    return bool(data.compared)
+
+
+@dataclass(frozen=True)
+class FigureKind:
+    """One figure `plot` draws: its file, its words, how to draw it and when."""
+
+    stem: str  # file name without the format's suffix; also its anchor in report.html
+    title: str
+    summary: str  # what it shows, in `digitcli plot --help`
+    caption: str  # under it in report.html; "{seed}" becomes the run's seed
+    draw: Callable[[RunPlotData], Figure]
+    applies: Callable[[RunPlotData], bool] = _always
+    when: str = ""  # when `applies` can hold, in words for --help ("": always)
+
+
+FIGURES: tuple[FigureKind, ...] = (
+    FigureKind(
+        "learning_curves",
+        "Learning curves",
+        "loss and accuracy per epoch",
+        "Loss and accuracy after each epoch on the training data (blue) and the validation "
+        "data (orange). Validation loss rising while training loss falls means overfitting.",
+        lambda data: learning_curves_figure(data.history, data.name),
+    ),
+    FigureKind(
+        "confusion_matrix",
+        "Confusion matrix",
+        "counts and row-normalised",
+        "Rows are the true digit, columns the predicted one: the diagonal holds the correct "
+        "answers. Right: each row divided by its total, so the diagonal is each digit's recall.",
+        lambda data: confusion_figure(data.confusion, data.test_name),
+    ),
+    FigureKind(
+        "test_samples",
+        "Random test images",
+        "random test images, mistakes in red",
+        "A random sample of test images (seed {seed}) with the true and predicted digit; "
+        "mistakes are framed and labelled in red.",
+        lambda data: samples_figure(data.images, data.labels, data.predicted, data.seed),
+    ),
+    FigureKind(
+        "misclassified",
+        "Misclassified images",
+        "the most confident mistakes",
+        "Test images the model got wrong, the most confident mistakes first, with the three "
+        "most probable digits under each.",
+        lambda data: misclassified_figure(data.images, data.labels, data.probabilities),
+    ),
+    FigureKind(
+        "probabilities",
+        "Predicted probabilities",
+        "the ten probabilities of a few test images",
+        "The softmax of the model's ten logits for a few test images, right and wrong: green "
+        "is the true digit, red a wrong prediction.",
+        lambda data: probabilities_figure(
+            data.images,
+            data.labels,
+            data.probabilities,
+            pick_examples(data.labels, data.predicted, data.seed),
+        ),
+    ),
+    FigureKind(
+        "first_layer_weights",
+        "First-layer weights",
+        "each first-layer unit's weights as an image",
+        "Each hidden unit of the first layer weighs the 400 pixels; shown as a 20x20 image, red "
+        "pixels excite the unit and blue ones inhibit it.",
+        lambda data: first_layer_weights_figure(data.first_kernel),
+    ),
+    FigureKind(
+        "compare_learning_curves",
+        "All runs: learning curves",
+        "every run's learning curves overlaid",
+        "Every run's curves overlaid, one colour per run: validation solid, training dashed.",
+        lambda data: compare_curves_figure([(run.name, run.history) for run in data.compared]),
+        applies=_with_compared_runs,
+        when="with --all",
+    ),
+    FigureKind(
+        "compare_accuracy",
+        "All runs: final accuracy",
+        "every run's final accuracy",
+        "Accuracy of each run's final model on its training (blue), validation (orange) "
+        "and test (green) data.",
+        lambda data: compare_accuracy_figure([(run.name, run.metrics) for run in data.compared]),
+        applies=_with_compared_runs,
+        when="with --all",
+    ),
+)
 
 
 @dataclass
@@ -443,22 +581,64 @@ class PlotResult:
         return [figure.path for figure in self.figures] + [self.report]
 
 
-def _runs_to_compare(
-    root: Path, warnings: list[str]
-) -> list[tuple[str, list[EpochLog], dict[str, Any]]]:
-    from digitcli.runs import HISTORY_FILE, METRICS_FILE, list_runs, read_json
-    from digitcli.trainer import read_history
+def _runs_to_compare(root: Path, warnings: list[str]) -> list[ComparedRun]:
+    from digitcli.run_files import read_history, read_metrics
+    from digitcli.runs import list_runs
 
     compared = []
     for run in list_runs(root):
         try:
-            history = read_history(run / HISTORY_FILE)
-            metrics = read_json(run / METRICS_FILE)
+            compared.append(ComparedRun(run.name, read_history(run), read_metrics(run)))
         except ModelError as exc:
             warnings.append(f"skipped in the comparison: {exc.message}")
-            continue
-        compared.append((run.name, history, metrics if isinstance(metrics, dict) else {}))
     return compared
+
+
+def _comparison_rows(compared: Sequence[ComparedRun]) -> list[dict[str, Any]]:
+    """The report's table of all runs: epochs and final accuracy per split."""
+    return [
+        {
+            "run": run.name,
+            "epochs": len(run.history),
+            **{
+                split: (run.metrics.get(split) or {}).get("accuracy")
+                for split in ("train", "validation", "test")
+            },
+        }
+        for run in compared
+    ]
+
+
+def read_plot_data(
+    run_dir: Path, *, all_runs: bool = False
+) -> tuple[RunPlotData, Evaluation, list[str]]:
+    """A run's plain data for the figures, its test-split evaluation, and warnings."""
+    import numpy as np
+
+    from digitcli.evaluation import evaluate_predictions, predict_split, resolve_target
+    from digitcli.inference import NumpyModel
+    from digitcli.run_files import read_history
+    from digitcli.runs import WEIGHTS_FILE
+
+    history = read_history(run_dir)
+    weights = NumpyModel.load(run_dir / WEIGHTS_FILE)
+    target = resolve_target(run_dir)
+    predictions, model_file = predict_split(target, "test", "numpy")
+    evaluation = evaluate_predictions(target, predictions, model_file, "numpy")
+    warnings = list(predictions.warnings)
+    data = RunPlotData(
+        name=run_dir.name,
+        test_name=f"{evaluation.source} test split",
+        seed=target.config.seed,
+        history=history,
+        images=predictions.x,
+        labels=predictions.y,
+        probabilities=predictions.probabilities,
+        confusion=np.asarray(evaluation.scores.confusion_matrix),
+        first_kernel=weights.kernels[0],
+        compared=_runs_to_compare(run_dir.parent, warnings) if all_runs else (),
+    )
+    return data, evaluation, warnings
 
 
 def plot_run(
@@ -469,150 +649,40 @@ def plot_run(
     all_runs: bool = False,
     default_root: Path = Path("results"),
 ) -> PlotResult:
-    """Write every figure of a run (and, with `all_runs`, of its results root) plus report.html."""
-    from digitcli.evaluation import evaluate_predictions, predict_split, resolve_target
-    from digitcli.inference import NumpyModel
+    """Write every figure of FIGURES that applies to a run (with `all_runs`, also comparing every
+    run of its results root) plus report.html."""
     from digitcli.report import ReportContent, write_report
-    from digitcli.runs import (
-        CONFIG_FILE,
-        HISTORY_FILE,
-        METRICS_FILE,
-        RUN_FILE,
-        WEIGHTS_FILE,
-        make_folder,
-        read_json,
-        resolve_run,
-    )
-    from digitcli.trainer import read_history
+    from digitcli.run_files import read_metrics, read_run_info
+    from digitcli.runs import CONFIG_FILE, make_folder, resolve_run
 
     started = time.perf_counter()
     fmt = PlotFormat(fmt)
     run_dir = resolve_run(path, default_root)
-    history = read_history(run_dir / HISTORY_FILE)
-    weights = NumpyModel.load(run_dir / WEIGHTS_FILE)
-    target = resolve_target(run_dir)
-    predictions, model_file = predict_split(target, "test", "numpy")
-    evaluation = evaluate_predictions(target, predictions, model_file, "numpy")
-    warnings = list(predictions.warnings)
-    seed = target.config.seed
-    images, labels = predictions.x, predictions.y
-    probabilities = predictions.probabilities
-    predicted = np.argmax(probabilities, axis=1)
-
+    data, evaluation, warnings = read_plot_data(run_dir, all_runs=all_runs)
     destination = out_dir if out_dir is not None else run_dir / PLOTS_DIR
     make_folder(destination, "plots folder")
-
-    name = run_dir.name
-    test_name = f"{evaluation.source} test split"
     figures = [
         _write(
-            learning_curves_figure(history, name),
+            kind.draw(data),
             destination,
-            "learning_curves",
-            "Learning curves",
-            "Loss and accuracy after each epoch on the training data (blue) and the validation "
-            "data (orange). Validation loss rising while training loss falls means overfitting.",
+            kind.stem,
+            kind.title,
+            kind.caption.format(seed=data.seed),
             fmt,
-        ),
-        _write(
-            confusion_figure(np.asarray(evaluation.scores.confusion_matrix), test_name),
-            destination,
-            "confusion_matrix",
-            "Confusion matrix",
-            "Rows are the true digit, columns the predicted one: the diagonal holds the correct "
-            "answers. Right: each row divided by its total, so the diagonal is each digit's recall.",
-            fmt,
-        ),
-        _write(
-            samples_figure(images, labels, predicted, seed),
-            destination,
-            "test_samples",
-            "Random test images",
-            f"A random sample of test images (seed {seed}) with the true and predicted digit; "
-            "mistakes are framed and labelled in red.",
-            fmt,
-        ),
-        _write(
-            misclassified_figure(images, labels, probabilities),
-            destination,
-            "misclassified",
-            "Misclassified images",
-            "Test images the model got wrong, the most confident mistakes first, with the three "
-            "most probable digits under each.",
-            fmt,
-        ),
-        _write(
-            probabilities_figure(
-                images, labels, probabilities, pick_examples(labels, predicted, seed)
-            ),
-            destination,
-            "probabilities",
-            "Predicted probabilities",
-            "The softmax of the model's ten logits for a few test images, right and wrong: green "
-            "is the true digit, red a wrong prediction.",
-            fmt,
-        ),
-        _write(
-            first_layer_weights_figure(weights.kernels[0]),
-            destination,
-            "first_layer_weights",
-            "First-layer weights",
-            "Each hidden unit of the first layer weighs the 400 pixels; shown as a 20x20 image, red "
-            "pixels excite the unit and blue ones inhibit it.",
-            fmt,
-        ),
+        )
+        for kind in FIGURES
+        if kind.applies(data)
     ]
-
-    comparison: list[dict[str, Any]] = []
-    if all_runs:
-        compared = _runs_to_compare(run_dir.parent, warnings)
-        if compared:
-            figures.append(
-                _write(
-                    compare_curves_figure([(run, hist) for run, hist, _ in compared]),
-                    destination,
-                    "compare_learning_curves",
-                    "All runs: learning curves",
-                    "Every run's curves overlaid, one colour per run: validation solid, training "
-                    "dashed.",
-                    fmt,
-                )
-            )
-            figures.append(
-                _write(
-                    compare_accuracy_figure([(run, metrics) for run, _, metrics in compared]),
-                    destination,
-                    "compare_accuracy",
-                    "All runs: final accuracy",
-                    "Accuracy of each run's final model on its training (blue), validation (orange) "
-                    "and test (green) data.",
-                    fmt,
-                )
-            )
-        for run, hist, metrics in compared:
-            comparison.append(
-                {
-                    "run": run,
-                    "epochs": len(hist),
-                    **{
-                        split: (metrics.get(split) or {}).get("accuracy")
-                        for split in ("train", "validation", "test")
-                    },
-                }
-            )
-
-    run_info = read_json(run_dir / RUN_FILE)
-    metrics = read_json(run_dir / METRICS_FILE) if (run_dir / METRICS_FILE).is_file() else {}
     report = write_report(
         destination / REPORT_FILE,
         ReportContent(
             run_dir=run_dir,
-            run_info=run_info if isinstance(run_info, dict) else {},
+            run_info=read_run_info(run_dir),
             config_yaml=(run_dir / CONFIG_FILE).read_text(encoding="utf-8"),
-            metrics=metrics if isinstance(metrics, dict) else {},
-            evaluation=evaluation,
+            metrics=read_metrics(run_dir, missing_ok=True),
+            evaluation=evaluation.to_dict(),
             figures=figures,
-            comparison=comparison,
+            comparison=_comparison_rows(data.compared),
         ),
     )
     return PlotResult(

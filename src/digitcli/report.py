@@ -1,7 +1,9 @@
 """`report.html`: one self-contained page with a run's config, metrics and every figure.
 
 The figures are embedded as base64 data URIs, so the file can be mailed, attached to a CI job or
-opened from anywhere without the images beside it. No JavaScript, no external stylesheet.
+opened from anywhere without the images beside it. No JavaScript, no external stylesheet. Everything
+arrives as plain data (the evaluation as its JSON document, the figures as bytes), so this module
+knows nothing of plotting or evaluating.
 """
 
 from __future__ import annotations
@@ -11,13 +13,9 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from digitcli.runs import write_text_atomic
-
-if TYPE_CHECKING:
-    from digitcli.evaluation import Evaluation
-    from digitcli.plotting import FigureFile
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
@@ -37,13 +35,23 @@ nav a { margin-right: 1rem; }
 """
 
 
+@dataclass(frozen=True)
+class FigureFile:
+    key: str  # file stem, e.g. "learning_curves"
+    title: str
+    caption: str
+    path: Path
+    mime: str  # of `data`, the copy embedded in report.html
+    data: bytes = field(repr=False)
+
+
 @dataclass
 class ReportContent:
     run_dir: Path
     run_info: dict[str, Any]
     config_yaml: str
     metrics: dict[str, Any]  # metrics.json: split -> loss, accuracy, errors, total
-    evaluation: Evaluation
+    evaluation: dict[str, Any]  # Evaluation.to_dict(): docs/evaluation-schema.md
     figures: Sequence[FigureFile]
     comparison: list[dict[str, Any]] = field(default_factory=list)
 
@@ -88,7 +96,7 @@ def render_report(content: ReportContent) -> str:
     info = content.run_info
     data = info.get("data") or {}
     evaluation = content.evaluation
-    scores = evaluation.scores
+    source, split = evaluation["data"]["source"], evaluation["split"]
     name = info.get("name") or content.run_dir.name
 
     summary_rows = [
@@ -113,10 +121,10 @@ def render_report(content: ReportContent) -> str:
         if isinstance(values, dict)
     ]
     per_class_rows = [
-        (str(entry.digit), entry.precision, entry.recall, entry.f1, entry.support)
-        for entry in scores.per_class
+        (str(entry["digit"]), entry["precision"], entry["recall"], entry["f1"], entry["support"])
+        for entry in evaluation["per_class"]
     ]
-    macro = scores.macro_avg
+    macro = evaluation["macro_avg"]
     per_class_rows.append(
         ("macro", macro["precision"], macro["recall"], macro["f1"], int(macro["support"]))
     )
@@ -128,9 +136,9 @@ def render_report(content: ReportContent) -> str:
         f"<title>digitcli report: {_escape(name)}</title>",
         f"<style>{_STYLE}</style></head><body>",
         f"<h1>digitcli report: {_escape(name)}</h1>",
-        f'<p class="muted">Test accuracy <strong>{scores.accuracy:.4f}</strong>, loss '
-        f"{scores.loss:.4f}: {scores.errors} errors out of {scores.n_images} images "
-        f"({_escape(evaluation.source)} {_escape(evaluation.split)} split).</p>",
+        f'<p class="muted">Test accuracy <strong>{evaluation["accuracy"]:.4f}</strong>, loss '
+        f"{evaluation['loss']:.4f}: {evaluation['errors']} errors out of "
+        f"{evaluation['n_images']} images ({_escape(source)} {_escape(split)} split).</p>",
         "<nav>"
         + "".join(f'<a href="#{_escape(f.key)}">{_escape(f.title)}</a>' for f in content.figures)
         + "</nav>",
@@ -138,7 +146,7 @@ def render_report(content: ReportContent) -> str:
         _table(["item", "value"], summary_rows, label_columns=2),
         "<h2>Metrics</h2>",
         _table(["split", "loss", "accuracy", "errors"], metrics_rows, label_columns=1),
-        f"<h2>Per digit ({_escape(evaluation.split)} split)</h2>",
+        f"<h2>Per digit ({_escape(split)} split)</h2>",
         _table(["digit", "precision", "recall", "f1", "support"], per_class_rows),
     ]
     if content.comparison:

@@ -7,7 +7,6 @@ without a terminal and is tested directly.
 from __future__ import annotations
 
 import contextlib
-import csv
 import platform
 import shutil
 import signal
@@ -27,12 +26,11 @@ from digitcli.data import Dataset, Split, load_dataset
 from digitcli.engines import EpochLog, FitRequest, fit
 from digitcli.errors import DigitcliError, ModelError, OutputError, TrainingInterrupted
 from digitcli.inference import NumpyModel, cross_entropy
+from digitcli.run_files import epoch_log_from_dict, write_history, write_metrics, write_run_info
 from digitcli.runs import (
     CHECKPOINT_DIR,
     CONFIG_FILE,
-    HISTORY_FILE,
     KERAS_FILE,
-    METRICS_FILE,
     PARTIAL_SUFFIX,
     RUN_FILE,
     WEIGHTS_FILE,
@@ -112,37 +110,6 @@ def split_metrics(model: NumpyModel, split: Split) -> dict[str, float]:
         "errors": errors,
         "total": total,
     }
-
-
-def write_history(history: list[EpochLog], path: Path) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(
-            handle, fieldnames=["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
-        )
-        writer.writeheader()
-        for log in history:
-            writer.writerow({key: f"{value:.6g}" for key, value in log.as_dict().items()})
-
-
-def epoch_log_from_dict(row: dict[str, Any]) -> EpochLog:
-    return EpochLog(
-        epoch=int(row["epoch"]),
-        loss=float(row["loss"]),
-        accuracy=float(row["accuracy"]),
-        val_loss=float(row["val_loss"]),
-        val_accuracy=float(row["val_accuracy"]),
-        seconds=float(row["seconds"]),
-    )
-
-
-def read_history(path: Path) -> list[EpochLog]:
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            return [epoch_log_from_dict(row) for row in csv.DictReader(handle)]
-    except FileNotFoundError as exc:
-        raise ModelError(f"{path}: training history not found") from exc
-    except (OSError, KeyError, ValueError, TypeError) as exc:
-        raise ModelError(f"{path}: unreadable training history ({exc})") from exc
 
 
 def _versions() -> dict[str, str]:
@@ -334,7 +301,7 @@ def _write_run(
         model.save(staging / KERAS_FILE)
         save_weights_npz(model, config.model, staging / WEIGHTS_FILE)
         save_config(config, staging / CONFIG_FILE)
-        write_history(history, staging / HISTORY_FILE)
+        write_history(staging, history)
     except OSError as exc:
         raise OutputError(f"{staging}: cannot write the run ({exc})") from exc
     numpy_model = NumpyModel.load(staging / WEIGHTS_FILE)
@@ -346,10 +313,10 @@ def _write_run(
             ("test", dataset.test),
         )
     }
-    write_json_atomic(staging / METRICS_FILE, metrics)
+    write_metrics(staging, metrics)
     seconds = time.perf_counter() - started
-    write_json_atomic(
-        staging / RUN_FILE,
+    write_run_info(
+        staging,
         {
             "name": staging.name.removesuffix(PARTIAL_SUFFIX),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

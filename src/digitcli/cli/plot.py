@@ -9,15 +9,28 @@ from typing import Annotated
 import typer
 
 from digitcli.cli._common import handle_errors, info
+from digitcli.plotting import FIGURES
 from digitcli.vocabulary import PlotFormat
 
-PLOT_HELP = """Draw a run's figures and write report.html, a single page with all of them.
 
-PATH is a run directory or a results folder (then its latest run); default ./results. Figures:
-learning curves, confusion matrix (counts and row-normalised), random test images, misclassified
-images, predicted probabilities, first-layer weights; with --all also every run in the results
-folder compared. Files go to the run's plots/ folder (or --output DIR); their paths are printed
-on stdout, one per line.
+def _figure_list() -> str:
+    """The figures, one paragraph per condition, from the registry: always first, then "with --all"."""
+    paragraphs: dict[str, list[str]] = {}
+    for kind in FIGURES:
+        paragraphs.setdefault(kind.when, []).append(f"{kind.stem} ({kind.summary})")
+    return "\n\n".join(
+        f"{when.capitalize() + ' also' if when else 'Figures'}: {'; '.join(names)}."
+        for when, names in paragraphs.items()
+    )
+
+
+PLOT_HELP = f"""Draw a run's figures and write report.html, a single page with all of them.
+
+PATH is a run directory or a results folder (then its latest run); default ./results. Files go to
+the run's plots/ folder (or --output DIR), named after the figure; their paths are printed on
+stdout, one per line.
+
+{_figure_list()}
 
 Examples:
 

@@ -1,0 +1,76 @@
+"""The formats of a run directory's files, one reader and one writer each.
+
+- `history.csv`: one row per epoch (epoch, loss, accuracy, val_loss, val_accuracy, seconds);
+- `metrics.json`: split name -> loss, accuracy, errors, total of the final model;
+- `run.json`: what made the run (versions, seed, engine, data source and fingerprint, timings).
+
+Where runs live and how they are created is `runs.py`; the weights file is model.py's and
+inference.py's.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from digitcli.engines import EpochLog
+from digitcli.errors import ModelError
+from digitcli.runs import HISTORY_FILE, METRICS_FILE, RUN_FILE, read_json, write_json_atomic
+
+HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
+
+
+def write_history(run_dir: Path, history: Sequence[EpochLog]) -> None:
+    with (run_dir / HISTORY_FILE).open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(HISTORY_FIELDS))
+        writer.writeheader()
+        for log in history:
+            writer.writerow({key: f"{value:.6g}" for key, value in log.as_dict().items()})
+
+
+def epoch_log_from_dict(row: dict[str, Any]) -> EpochLog:
+    """One epoch from a history.csv row or a checkpoint's JSON history."""
+    return EpochLog(
+        epoch=int(row["epoch"]),
+        loss=float(row["loss"]),
+        accuracy=float(row["accuracy"]),
+        val_loss=float(row["val_loss"]),
+        val_accuracy=float(row["val_accuracy"]),
+        seconds=float(row["seconds"]),
+    )
+
+
+def read_history(run_dir: Path) -> list[EpochLog]:
+    path = run_dir / HISTORY_FILE
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            return [epoch_log_from_dict(row) for row in csv.DictReader(handle)]
+    except FileNotFoundError as exc:
+        raise ModelError(f"{path}: training history not found") from exc
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        raise ModelError(f"{path}: unreadable training history ({exc})") from exc
+
+
+def write_metrics(run_dir: Path, metrics: dict[str, dict[str, float]]) -> None:
+    write_json_atomic(run_dir / METRICS_FILE, metrics)
+
+
+def read_metrics(run_dir: Path, *, missing_ok: bool = False) -> dict[str, Any]:
+    """metrics.json as a dict ({} when `missing_ok` and there is none, or it holds no object)."""
+    path = run_dir / METRICS_FILE
+    if missing_ok and not path.is_file():
+        return {}
+    metrics = read_json(path)
+    return metrics if isinstance(metrics, dict) else {}
+
+
+def write_run_info(run_dir: Path, info: dict[str, Any]) -> None:
+    write_json_atomic(run_dir / RUN_FILE, info)
+
+
+def read_run_info(run_dir: Path) -> dict[str, Any]:
+    """run.json as a dict ({} when it holds no object)."""
+    info = read_json(run_dir / RUN_FILE)
+    return info if isinstance(info, dict) else {}
