@@ -63,16 +63,16 @@ def _table(text: str) -> list[Row]:
     return rows
 
 
-READERS: dict[str, Callable[[str], list[Row]]] = {
-    "table": _table,
-    "plain": _plain,
-    "csv": _csv,
-    "json": _json,
-    "jsonl": _jsonl,
+READERS: dict[PredictFormat, Callable[[str], list[Row]]] = {
+    PredictFormat.table: _table,
+    PredictFormat.plain: _plain,
+    PredictFormat.csv: _csv,
+    PredictFormat.json: _json,
+    PredictFormat.jsonl: _jsonl,
 }
 
 
-def written(fmt: str, chunks: Sequence[Sequence[PredictionRecord]]) -> str:
+def written(fmt: PredictFormat, chunks: Sequence[Sequence[PredictionRecord]]) -> str:
     out = io.StringIO()
     writer = open_writer(fmt, out, color=False)
     for chunk in chunks:
@@ -82,16 +82,16 @@ def written(fmt: str, chunks: Sequence[Sequence[PredictionRecord]]) -> str:
 
 
 def test_the_cli_offers_exactly_the_registered_formats() -> None:
-    assert [choice.value for choice in PredictFormat] == list(WRITERS)
+    assert list(WRITERS) == list(PredictFormat)
     assert set(READERS) == set(WRITERS), "add a reader for the new format to READERS"
 
 
-@pytest.mark.parametrize("fmt", list(WRITERS))
-def test_every_format_round_trips_its_records(fmt: str) -> None:
+@pytest.mark.parametrize("fmt", list(WRITERS), ids=lambda fmt: fmt.value)
+def test_every_format_round_trips_its_records(fmt: PredictFormat) -> None:
     read = READERS[fmt]
     short = PredictionRecord("b.png", 3, 0.5, tuple([0.05] * 10), ((3, 0.5),))
     # The table folds long cells over lines: it gets short paths only.
-    records = [short, FAILED] if fmt == "table" else [GOOD, FAILED, short]
+    records = [short, FAILED] if fmt is PredictFormat.table else [GOOD, FAILED, short]
     whole = written(fmt, [records])
     assert read(whole) == [(r.path, r.digit) for r in records]
     # Chunks (including empty ones) change nothing: each writer keeps its own state.
@@ -99,7 +99,17 @@ def test_every_format_round_trips_its_records(fmt: str) -> None:
     assert written(fmt, [[r] for r in records]) == whole
 
 
-@pytest.mark.parametrize("fmt", list(WRITERS))
-def test_every_format_writes_a_valid_empty_output(fmt: str) -> None:
+@pytest.mark.parametrize("fmt", list(WRITERS), ids=lambda fmt: fmt.value)
+def test_every_format_writes_a_valid_empty_output(fmt: PredictFormat) -> None:
     assert READERS[fmt](written(fmt, [])) == []
     assert written(fmt, [[]]) == written(fmt, [])
+
+
+def test_predict_help_describes_every_format(runner) -> None:  # type: ignore[no-untyped-def]
+    from digitcli.cli import app
+
+    result = runner.invoke(app, ["predict", "--help"], env={"COLUMNS": "1000"})
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.split())
+    for fmt, entry in WRITERS.items():
+        assert f"{fmt.value}: {entry.description}" in text

@@ -2,8 +2,9 @@
 
 A writer turns records into text as they come: `start()` once, `record(r)` for each record,
 `finish()` once at the end; `write_chunk` sends a chunk's text to the stream in one write and one
-flush, so piped output streams. A new format is one `RecordWriter` subclass and one `WRITERS` entry.
-Only the standard library is imported here (Rich inside the table writer), so the CLI may import it.
+flush, so piped output streams. A new format is a `vocabulary.PredictFormat` member, one
+`RecordWriter` subclass and one `WRITERS` entry.
+Only the standard library and the vocabulary are imported here (Rich inside the table writer), so the CLI may import it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
+
+from digitcli.vocabulary import PredictFormat
 
 if TYPE_CHECKING:
     from digitcli.predict import PredictionRecord
@@ -142,21 +145,27 @@ class TableWriter(RecordWriter):
 @dataclass(frozen=True)
 class OutputFormatEntry:
     writer: type[RecordWriter]
-    description: str  # one line, for help texts
+    description: str  # for `predict --help`
 
 
-WRITERS: dict[str, OutputFormatEntry] = {
-    "table": OutputFormatEntry(TableWriter, "a table for people at a terminal"),
-    "plain": OutputFormatEntry(PlainWriter, "path<TAB>digit<TAB>confidence per line"),
-    "csv": OutputFormatEntry(CsvWriter, "a header, then path,digit,confidence,top3,error rows"),
-    "json": OutputFormatEntry(JsonWriter, "one JSON array of records"),
-    "jsonl": OutputFormatEntry(JsonlWriter, "one JSON object per line"),
+WRITERS: dict[PredictFormat, OutputFormatEntry] = {
+    PredictFormat.table: OutputFormatEntry(TableWriter, "a table for people (file, digit, top 3)"),
+    PredictFormat.plain: OutputFormatEntry(
+        PlainWriter, "path<TAB>digit<TAB>confidence (both fields empty for a failed input)"
+    ),
+    PredictFormat.csv: OutputFormatEntry(
+        CsvWriter, "the header path,digit,confidence,top3,error, then one row per input"
+    ),
+    PredictFormat.json: OutputFormatEntry(JsonWriter, "one array of objects"),
+    PredictFormat.jsonl: OutputFormatEntry(
+        JsonlWriter, "one object per line (path, digit, confidence, probabilities, top3, error)"
+    ),
 }
 
 
-def open_writer(fmt: str, out: TextIO, *, color: bool = True) -> RecordWriter:
+def open_writer(fmt: PredictFormat | str, out: TextIO, *, color: bool = True) -> RecordWriter:
     """The writer for `fmt`, its start already written to `out`."""
-    writer = WRITERS[fmt].writer(out, color=color)
+    writer = WRITERS[PredictFormat(fmt)].writer(out, color=color)
     _emit(out, writer.start())
     return writer
 

@@ -24,6 +24,7 @@ from digitcli.cli._common import (
     stdout_is_terminal,
 )
 from digitcli.errors import ExitCode
+from digitcli.predict_writers import WRITERS
 from digitcli.vocabulary import InferenceEngine, Invert, PixelOrder, PredictFormat
 
 if TYPE_CHECKING:
@@ -42,9 +43,9 @@ PREDICT_HELP = (
     "  find imgs -name '*.png' | digitcli predict - --format jsonl\n\n"
     "  digitcli predict X.npy --model results/<run> --debug-dir seen/\n\n"
     "On a terminal the results are a table; piped (or with --format) stdout gets one record per "
-    "input and nothing else: plain is path<TAB>digit<TAB>confidence (both fields empty for a "
-    "failed input), csv has the header path,digit,confidence,top3,error, json is one array, "
-    "jsonl one object per line (path, digit, confidence, probabilities, top3, error).\n\n"
+    "input and nothing else. Formats: "
+    + "; ".join(f"{fmt.value}: {entry.description}" for fmt, entry in WRITERS.items())
+    + ".\n\n"
     "An input that cannot be read, or holds no ink, does not stop the others: it is reported on "
     'stderr as "error: <path>: <message>" and in its record (digit empty, error set).\n\n'
     "Exit codes: 0 every input predicted; 3 some inputs failed, the others were predicted; "
@@ -185,7 +186,7 @@ def _render(chunks: Iterable[list[PredictionRecord]], fmt: PredictFormat) -> tup
     from digitcli.predict_writers import close_writer, open_writer, write_chunk
 
     done = failed = 0
-    writer = open_writer(fmt.value, sys.stdout, color=color_enabled())
+    writer = open_writer(fmt, sys.stdout, color=color_enabled())
     for records in chunks:
         problems = [f"error: {r.path}: {r.error}\n" for r in records if r.error is not None]
         if problems:
