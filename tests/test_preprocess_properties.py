@@ -101,10 +101,10 @@ def test_numpy_labelling_matches_scipy(shape: tuple[int, int], density: float, s
     """The scipy-free labelling used for a lone small image numbers components exactly as scipy."""
     from scipy import ndimage
 
-    from digitcli.preprocess import _EIGHT, _label_small
+    from digitcli.preprocess.components import EIGHT, label_small
 
     mask = np.random.default_rng(seed).random(shape) < density
-    labels, count = _label_small(mask)
-    expected, expected_count = ndimage.label(mask, structure=_EIGHT)
+    labels, count = label_small(mask)
+    expected, expected_count = ndimage.label(mask, structure=EIGHT)
     assert count == expected_count
     np.testing.assert_array_equal(labels, expected)
