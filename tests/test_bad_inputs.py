@@ -79,9 +79,14 @@ def make_yaml_list(folder: Path) -> list[str]:
     return ["train", "--config", str(folder / "list.yaml")]
 
 
-def make_yaml_empty(folder: Path) -> list[str]:
-    (folder / "empty.yaml").write_text("")
-    return ["train", "--config", str(folder / "empty.yaml")]
+def config_file(text: str) -> Callable[[Path], list[str]]:
+    """`train --config c.yaml` with `text` as the file."""
+
+    def make(folder: Path) -> list[str]:
+        (folder / "c.yaml").write_text(text)
+        return ["train", "--config", str(folder / "c.yaml")]
+
+    return make
 
 
 def lab_files_with_pixel(value: float) -> Callable[[Path], list[str]]:
@@ -133,7 +138,33 @@ CASES: dict[str, Case] = {
     "all black": (make_black, 1, "black.png: no ink found"),
     "yaml syntax": (make_yaml_syntax, 2, "bad.yaml: YAML syntax error at line 3"),
     "yaml list": (make_yaml_list, 2, "list.yaml: expected a YAML mapping"),
-    "yaml empty": (make_yaml_empty, 2, "empty.yaml: the file is empty"),
+    "duplicate key": (
+        config_file("train:\n  epochs: 3\n  batch_size: 8\n  epochs: 4\n"),
+        2,
+        "c.yaml: duplicate key 'epochs' at lines 2 and 4",
+    ),
+    "boolean epochs": (
+        config_file("train:\n  epochs: true\n"),
+        2,
+        "c.yaml: train.epochs: expected a whole number, got a boolean (true)",
+    ),
+    "boolean learning rate": (
+        config_file("train:\n  learning_rate: yes\n"),
+        2,
+        "c.yaml: train.learning_rate: expected a number, got a boolean (true)",
+    ),
+    "epochs 1e308": (
+        config_file("train:\n  epochs: 1e308\n"),
+        2,
+        "c.yaml: train.epochs: Input should be less than or equal to 100000 (got 1e+308)",
+    ),
+    "absurd layer size": (
+        config_file(
+            "model:\n  layers:\n    - {units: 10000000}\n    - {units: 10, activation: linear}\n"
+        ),
+        2,
+        "c.yaml: model: the layers add up to 4,110,000,010 parameters, more than the limit",
+    ),
     "nan pixels": (lab_files_with_pixel(np.nan), 1, "X.npy: pixels contain NaN or infinite values"),
     "inf pixels": (lab_files_with_pixel(np.inf), 1, "X.npy: pixels contain NaN or infinite values"),
     "length mismatch": (make_length_mismatch, 1, "X.npy has 10 images but"),

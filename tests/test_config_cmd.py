@@ -233,3 +233,32 @@ def test_version_verbose_names_tensorflow_and_keras(
     assert lines[0] == f"digitcli {__version__}"
     assert f"keras {importlib.metadata.version('keras')}" in lines
     assert any(re.fullmatch(r"tensorflow \d+\.\d+\.\d+\S*", line) for line in lines), lines
+
+
+def test_validate_data_checks_the_named_files(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    lab = REPO / "configs" / "lab.yaml"  # names data/X.npy, relative to the current folder
+    plain = runner.invoke(app, ["config", "validate", str(lab)])
+    assert plain.exit_code == 0 and plain.stdout == f"ok: {lab}\n"  # fast: no data file opened
+    checked = runner.invoke(app, ["config", "validate", "--data", str(lab)])
+    assert checked.exit_code == 2
+    assert checked.stderr == (
+        f"error: {lab}: data.path: data/X.npy: file not found\n"
+        f"error: {lab}: data.labels_path: data/y.npy: file not found\n"
+    )
+    Path("data").mkdir()
+    Path("data/X.npy").write_bytes(b"x")
+    Path("data/y.npy").mkdir()  # a folder where the labels file should be
+    checked = runner.invoke(app, ["config", "validate", "--data", str(lab)])
+    assert checked.stderr == (
+        f"error: {lab}: data.labels_path: data/y.npy: is a folder, expected a file\n"
+    )
+    Path("data/y.npy").rmdir()
+    Path("data/y.npy").write_bytes(b"y")
+    checked = runner.invoke(app, ["config", "validate", "--data", str(lab)])
+    assert checked.exit_code == 0 and checked.stdout == f"ok: {lab}\n", checked.stderr
+    folder = tmp_path / "folder.yaml"
+    folder.write_text(f"data:\n  source: folder\n  path: {tmp_path / 'data'}\n")
+    checked = runner.invoke(app, ["config", "validate", "--data", str(folder)])
+    assert checked.stderr == (
+        f"error: {folder}: data.path: {tmp_path / 'data'}: holds no subfolders named 0..9\n"
+    )

@@ -7,11 +7,22 @@ error is re-raised as one `ConfigError` line naming the file, the key path and w
 from __future__ import annotations
 
 import copy
+import math
+import types
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from digitcli.errors import ConfigError
 from digitcli.vocabulary import (
@@ -22,9 +33,58 @@ from digitcli.vocabulary import (
     TrainingEngine,
 )
 
+# A network this size is far beyond what digitcli's small dense models need; the limit turns a
+# typo such as `units: 10000000` into a config error instead of minutes of swapping or an OOM.
+MAX_PARAMETERS = 20_000_000
+
+
+def _scalar_type(annotation: Any) -> Any:
+    """`int` for `int` and `int | None`; the annotation itself otherwise."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        inner = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        return inner[0] if len(inner) == 1 else annotation
+    return annotation
+
+
+def _whole_number(value: Any) -> Any:
+    """Pydantic's lax mode reads `true` as 1 and cannot parse "1e308": be strict and say why."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a whole number, got a boolean ({str(value).lower()})")
+    number = value
+    if isinstance(value, str):  # YAML reads 1e3 (no dot) as a string
+        try:
+            return int(value.strip())
+        except ValueError:
+            try:
+                number = float(value)
+            except ValueError:
+                raise ValueError(f"expected a whole number, got {value!r}") from None
+    if isinstance(number, float):
+        if not math.isfinite(number) or number != int(number):
+            raise ValueError(f"expected a whole number, got {value!r}")
+        return int(number)
+    return value
+
+
+def _check_scalar(expected: Any, value: Any) -> Any:
+    if expected is int:
+        return _whole_number(value)
+    if expected is float and isinstance(value, bool):
+        raise ValueError(f"expected a number, got a boolean ({str(value).lower()})")
+    if expected is bool and not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_scalars(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None or info.field_name is None:
+            return value
+        return _check_scalar(_scalar_type(cls.model_fields[info.field_name].annotation), value)
 
 
 class AugmentConfig(_Strict):
@@ -126,6 +186,25 @@ class ModelConfig(_Strict):
             )
         return layers
 
+    @model_validator(mode="after")
+    def _size_is_sane(self) -> ModelConfig:
+        count = parameter_count(self.input_size, [layer.units for layer in self.layers])
+        if count > MAX_PARAMETERS:
+            raise ValueError(
+                f"the layers add up to {count:,} parameters, more than the limit of "
+                f"{MAX_PARAMETERS:,}; use fewer units"
+            )
+        return self
+
+
+def parameter_count(input_size: int, units: list[int]) -> int:
+    """Weights and biases of a stack of Dense layers."""
+    count, fan_in = 0, input_size
+    for width in units:
+        count += (fan_in + 1) * width
+        fan_in = width
+    return count
+
 
 class TrainConfig(_Strict):
     engine: TrainingEngine = Field(
@@ -209,10 +288,37 @@ def _describe_validation_error(error: ValidationError, source: str) -> str:
         return f"{source}: unknown key {location}"
     message = first["msg"].removeprefix("Value error, ")
     value = first.get("input")
+    if isinstance(value, int) and abs(value) >= 10**15:
+        value = float(value)  # 1e+308, not 309 digits
     shown = "" if isinstance(value, dict | list) or value is None else f" (got {value!r})"
+    if message.startswith("expected "):  # our own messages already show the value
+        shown = ""
     more = len(error.errors()) - 1
     suffix = f" [and {more} more problem{'s' if more > 1 else ''}]" if more else ""
     return f"{source}: {location}: {message}{shown}{suffix}"
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, first: int, second: int) -> None:
+        super().__init__(f"duplicate key {key!r} at lines {first} and {second}")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys; a config that sets a key twice is a mistake."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.get(key)
+            except TypeError:  # unhashable: the base class reports it
+                continue
+            line = key_node.start_mark.line + 1
+            if first is not None:
+                raise _DuplicateKey(key, first, line)
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 def read_yaml_document(path: Path) -> dict[str, Any]:
@@ -226,14 +332,16 @@ def read_yaml_document(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config file ({exc})") from exc
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+    except _DuplicateKey as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}: YAML syntax error{where}: {problem}") from exc
-    if document is None:
-        raise ConfigError(f"{path}: the file is empty, expected a YAML mapping of settings")
+    if document is None:  # empty, or only comments: every key takes its default
+        return {}
     if not isinstance(document, dict):
         raise ConfigError(
             f"{path}: expected a YAML mapping of settings (key: value), got a {type(document).__name__}"

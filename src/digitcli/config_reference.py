@@ -40,7 +40,9 @@ _INTRO = """\
      Do not edit by hand: tests/test_config_cmd.py fails when this file and the config models differ. -->
 
 A config is a YAML file holding any of the keys below. Every key is optional: a missing key takes
-its default, and unknown keys are errors (so a typo cannot be silently ignored). Use one with
+its default (an empty file means every default), and unknown keys, a key given twice, `true` where
+a number belongs and decimals where a whole number belongs are errors (so a typo cannot be silently
+ignored). A layer list adding up to more than 20,000,000 parameters is refused. Use one with
 `digitcli train --config FILE`, and change single values on the command line with
 `--set KEY.PATH=VALUE` (for example `--set train.epochs=5` or `--set model.layers.0.units=64`),
 which wins over the file.

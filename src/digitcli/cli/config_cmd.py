@@ -45,11 +45,15 @@ Examples:
 VALIDATE_HELP = """Check config files the way train would, without training.
 
 Prints "ok: FILE" on stdout for each valid file and one "error:" line on stderr for each invalid \
-one (the message train would give). Checks every file, then exits 2 if any was invalid.
+one (the message train would give). Checks every file, then exits 2 if any was invalid. \
+With --data it also checks that the data files each config names exist and can be read (from \
+the current folder, as train reads them); without it no file but the config is opened.
 
 Examples:
 
   digitcli config validate my.yaml
+
+  digitcli config validate --data configs/lab.yaml
 
   digitcli config validate configs/*.yaml
 """
@@ -100,17 +104,28 @@ def validate_command(
         list[Path],
         typer.Argument(metavar="FILE", help="YAML config files to check.", show_default=False),
     ],
+    check_data: Annotated[
+        bool,
+        typer.Option("--data", help="Also check that the data files the config names can be read."),
+    ] = False,
 ) -> None:
     from digitcli.config import load_config
+    from digitcli.data_check import data_problems
     from digitcli.errors import ConfigError
 
     failed = 0
     for path in files:
         try:
-            load_config(path)
+            loaded = load_config(path)
         except ConfigError as exc:
             failed += 1
             print(f"error: {exc.message}", file=sys.stderr, flush=True)
+            continue
+        problems = data_problems(loaded.data) if check_data else []
+        for problem in problems:
+            print(f"error: {path}: {problem}", file=sys.stderr, flush=True)
+        if problems:
+            failed += 1
         else:
             print(f"ok: {path}", flush=True)
     if failed:
