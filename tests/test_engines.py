@@ -86,6 +86,7 @@ def test_data_has_a_partial_last_batch(dataset: Dataset) -> None:
     assert len(dataset.train) % 32 != 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("augment", [False, True], ids=["plain", "augmented"])
 def test_fast_and_keras_engines_train_identically(dataset: Dataset, augment: bool) -> None:
     histories, weights, states = {}, {}, {}
@@ -116,6 +117,7 @@ def test_the_model_learns(dataset: Dataset) -> None:
     assert logs[-1].accuracy > logs[0].accuracy
 
 
+@pytest.mark.slow
 def test_other_optimizers_train_identically_too(dataset: Dataset) -> None:
     """Anything but plain Adam goes through `optimizer.apply`; it must match model.fit as well."""
     import keras
@@ -131,6 +133,7 @@ def test_other_optimizers_train_identically_too(dataset: Dataset) -> None:
         np.testing.assert_allclose(fast_weight, keras_weight, atol=TOLERANCE, rtol=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", [TrainingEngine.fast, TrainingEngine.keras])
 def test_resuming_continues_exactly(dataset: Dataset, engine: TrainingEngine) -> None:
     straight = fresh_model()
@@ -150,6 +153,7 @@ def test_resuming_continues_exactly(dataset: Dataset, engine: TrainingEngine) ->
         np.testing.assert_array_equal(one, other)
 
 
+@pytest.mark.slow
 def test_a_saved_and_reloaded_model_continues_like_the_one_in_memory(
     dataset: Dataset, tmp_path: Path
 ) -> None:

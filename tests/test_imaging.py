@@ -70,7 +70,8 @@ def test_sixteen_bit_png_keeps_its_range(tmp_path: Path) -> None:
     pixels = np.full((10, 10), 65535, np.uint16)
     pixels[2:8, 4:6] = 32768
     Image.fromarray(pixels).save(tmp_path / "deep.png")
-    assert Image.open(tmp_path / "deep.png").mode.startswith("I")
+    with Image.open(tmp_path / "deep.png") as saved:  # closed: no ResourceWarning
+        assert saved.mode.startswith("I")
     gray = load_image(tmp_path / "deep.png")
     assert gray[0, 0] == pytest.approx(1.0)
     assert gray[4, 4] == pytest.approx(0.5, abs=1e-3)
