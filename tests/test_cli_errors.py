@@ -55,24 +55,3 @@ def test_real_process_prints_no_traceback_and_no_tf_noise(tmp_path) -> None:  # 
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"error: {tmp_path / 'bad.yaml'}: YAML syntax error at line 3")
-
-
-def test_training_process_prints_no_tensorflow_noise() -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "digitcli",
-            "train",
-            "--set",
-            "train.epochs=1",
-            "--set",
-            "data.limit=200",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr
-    for line in result.stderr.splitlines():
-        assert line.startswith(("epoch ", "train:", "validation:", "test:", "seconds=")), line

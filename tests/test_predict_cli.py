@@ -62,6 +62,9 @@ def test_one_photo_prints_the_digit_and_confidence(
     assert 0.8 < float(confidence) <= 1.0 and len(confidence.split(".")[1]) == 4
     assert result.stderr == ""
     assert ANSI_ESCAPE not in result.stdout
+    # --engine tf: the Keras model gives the same line (test_predict.py checks the engines to 1e-5).
+    with_tf = invoke(runner, trained_run, "photo.jpg", "--engine", "tf")
+    assert (with_tf.exit_code, with_tf.stdout) == (0, result.stdout), with_tf.stderr
 
 
 def test_the_latest_run_is_the_default_model(
@@ -80,10 +83,20 @@ def test_folders_with_and_without_recursive(
     assert flat.exit_code == 0, flat.stderr
     top = sorted(name for name in images if name.count("/") == 1)
     assert [line.split("\t")[0] for line in flat.stdout.splitlines()] == top
-    deep = invoke(runner, trained_run, "imgs", "-r", "--format", "plain")
+    # -j 2 starts a worker pool even for a few inputs (test_predict.py checks pooled records in
+    # depth); --debug-dir makes its folder and writes the 20x20 input each image became, enlarged.
+    deep = invoke(
+        runner, trained_run, "imgs", "-r", "--format", "plain", "-j", "2", "--debug-dir", "out/seen"
+    )
+    assert deep.exit_code == 0, deep.stderr
     rows = [line.split("\t") for line in deep.stdout.splitlines()]
     assert [row[0] for row in rows] == [*top, "imgs/more/screen.png"]
     assert all(int(row[1]) == images[row[0]] for row in rows)
+    written = sorted(path.name for path in Path("out/seen").iterdir())
+    assert written == sorted(row[0].replace("/", "_") for row in rows)
+    for path in Path("out/seen").iterdir():
+        with Image.open(path) as picture:
+            assert picture.size == (200, 200)
 
 
 def test_paths_from_stdin_as_csv(
@@ -206,55 +219,20 @@ def test_all_inputs_failing_exits_1(runner: CliRunner, trained_run: Path, tmp_pa
     assert single.stderr == "error: b.png: no such file\n"
 
 
-def test_npy_inputs_and_pixel_order(
+def test_npy_inputs_and_their_options(
     runner: CliRunner, trained_run: Path, samples: dict[int, np.ndarray], tmp_path: Path
 ) -> None:
+    # The options reach the pipeline; test_predict.py covers npy layouts and pixel orders in depth.
     labels = sorted(samples)
-    light = np.stack([255 - samples[label] for label in labels])  # N x 28 x 28, light on dark
-    np.save(tmp_path / "digits.npy", light)
-    result = invoke(runner, trained_run, "digits.npy", "--format", "jsonl")
+    np.save(tmp_path / "paper.npy", np.stack([samples[label] for label in labels]))  # dark on light
+    args = ["paper.npy", "--format", "jsonl", "--invert", "yes", "--pixel-order", "column_major"]
+    result = invoke(runner, trained_run, *args)
     assert result.exit_code == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [r["path"] for r in records] == [f"digits.npy[{i}]" for i in range(len(labels))]
+    assert [r["path"] for r in records] == [f"paper.npy[{i}]" for i in range(len(labels))]
     assert [r["digit"] for r in records] == labels
-    # Asked to flip light-on-dark arrays, the model reads something else, not the same digits.
-    flipped = invoke(runner, trained_run, "digits.npy", "--format", "jsonl", "--invert", "yes")
-    assert [json.loads(line)["digit"] for line in flipped.stdout.splitlines()] != labels
-    bad = invoke(runner, trained_run, "digits.npy", "--pixel-order", "sideways")
+    bad = invoke(runner, trained_run, "paper.npy", "--pixel-order", "sideways")
     assert bad.exit_code == 2
-
-
-def test_debug_dir_gets_one_png_per_input(
-    runner: CliRunner, trained_run: Path, images: dict[str, int]
-) -> None:
-    result = invoke(runner, trained_run, "imgs", "photo.jpg", "-r", "--debug-dir", "out/seen")
-    assert result.exit_code == 0, result.stderr
-    written = sorted(path.name for path in Path("out/seen").iterdir())
-    expected = sorted(name.replace("/", "_") for name in images)
-    assert written == [name if name.endswith(".png") else f"{name}.png" for name in expected]
-    for path in Path("out/seen").iterdir():
-        with Image.open(path) as picture:
-            assert picture.size == (200, 200)
-
-
-def test_engines_agree_to_1e5(runner: CliRunner, trained_run: Path, images: dict[str, int]) -> None:
-    outputs = {}
-    for engine in ("numpy", "tf"):
-        result = invoke(runner, trained_run, "imgs", "-r", "--engine", engine, "--format", "jsonl")
-        assert result.exit_code == 0, result.stderr
-        outputs[engine] = [json.loads(line) for line in result.stdout.splitlines()]
-    for a, b in zip(outputs["numpy"], outputs["tf"], strict=True):
-        assert a["digit"] == b["digit"]
-        np.testing.assert_allclose(a["probabilities"], b["probabilities"], atol=1e-5, rtol=0)
-
-
-def test_pool_option_keeps_order(
-    runner: CliRunner, trained_run: Path, images: dict[str, int]
-) -> None:
-    single = invoke(runner, trained_run, "imgs", "-r", "photo.jpg", "-f", "plain", "-j", "1")
-    pooled = invoke(runner, trained_run, "imgs", "-r", "photo.jpg", "-f", "plain", "-j", "2")
-    assert pooled.exit_code == single.exit_code == 0
-    assert pooled.stdout == single.stdout
 
 
 def test_model_problems_are_one_line_errors(
