@@ -15,7 +15,7 @@ The benchmarks (each also runs on its own, see its docstring):
 
 Baselines and digitcli's path run in the same invocation, one after the other, so their ratio is
 meaningful even on a busy machine; absolute figures are not, so the load average is recorded.
-results.md is the snippet for the README's Performance section.
+results.md is the table for docs/performance.md.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def _fmt(value: float, digits: int = 2) -> str:
 
 
 def summary_rows(results: dict[str, Any]) -> list[list[str]]:
-    """[metric, measured, target, met] for the README table."""
+    """[metric, measured, target, met] for the table in docs/performance.md."""
     rows: list[list[str]] = []
     # A --quick run trains 5 epochs: too few for the training targets, which are about 40.
     full = not results.get("quick")
