@@ -5,10 +5,12 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
+from typer.testing import CliRunner
 
 from digitcli.cli import app
 
@@ -177,7 +179,7 @@ CASES: dict[str, Case] = {
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_input_gives_one_line_and_documented_code(
     name: str,
-    runner,  # type: ignore[no-untyped-def]
+    runner: CliRunner,
     trained_run: Path,
     tmp_path: Path,
 ) -> None:
@@ -196,7 +198,7 @@ def test_bad_input_gives_one_line_and_documented_code(
     assert not list(Path("results").glob("*.partial"))
 
 
-def test_truncated_weights_and_mismatched_model(runner, trained_run: Path) -> None:  # type: ignore[no-untyped-def]
+def test_truncated_weights_and_mismatched_model(runner: CliRunner, trained_run: Path) -> None:
     run = Path("results") / trained_run.name
     shutil.copytree(trained_run, run)
     Image.new("L", (28, 28), 0).save("digit.png")
@@ -209,7 +211,9 @@ def test_truncated_weights_and_mismatched_model(runner, trained_run: Path) -> No
     )
     assert result.stderr.count("\n") == 1
 
-    wide = {f"kernel_{i}": np.zeros(s, np.float32) for i, s in enumerate([(784, 25), (25, 10)])}
+    wide: dict[str, Any] = {  # Any: numpy types **kwargs of savez as possibly allow_pickle
+        f"kernel_{i}": np.zeros(s, np.float32) for i, s in enumerate([(784, 25), (25, 10)])
+    }
     wide |= {f"bias_{i}": np.zeros(s, np.float32) for i, s in enumerate([25, 10])}
     np.savez("wide.npz", activations=np.array(["relu", "linear"]), **wide)
     result = runner.invoke(app, ["predict", "digit.png", "--model", "wide.npz"])

@@ -24,7 +24,9 @@ REFERENCE_MD = REPO / "docs" / "config-reference.md"
 # --- config show -------------------------------------------------------------------------------
 
 
-def test_show_prints_the_default_recipe_that_train_would_use(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_show_prints_the_default_recipe_that_train_would_use(
+    runner: CliRunner, tmp_path: Path
+) -> None:
     result = runner.invoke(app, ["config", "show"])
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""
@@ -40,7 +42,7 @@ def test_show_prints_the_default_recipe_that_train_would_use(runner, tmp_path: P
     assert "engine: fast" in result.stdout
 
 
-def test_show_applies_config_file_and_overrides(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_show_applies_config_file_and_overrides(runner: CliRunner, tmp_path: Path) -> None:
     mnist = REPO / "configs" / "mnist.yaml"
     result = runner.invoke(
         app, ["config", "show", "--config", str(mnist), "--set", "train.epochs=5", "-s", "seed=7"]
@@ -57,7 +59,7 @@ def test_show_applies_config_file_and_overrides(runner, tmp_path: Path) -> None:
     assert load_config(shown).train.epochs == 5
 
 
-def test_show_header_survives_a_newline_in_an_override(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_show_header_survives_a_newline_in_an_override(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(app, ["config", "show", "--set", "output.dir=a\nb"])
     assert result.exit_code == 0, result.stderr
     shown = tmp_path / "shown.yaml"
@@ -67,7 +69,7 @@ def test_show_header_survives_a_newline_in_an_override(runner, tmp_path: Path) -
     )  # YAML folds the newline; the header stays a comment
 
 
-def test_show_reports_bad_overrides_like_train(runner) -> None:  # type: ignore[no-untyped-def]
+def test_show_reports_bad_overrides_like_train(runner: CliRunner) -> None:
     result = runner.invoke(app, ["config", "show", "--set", "bogus=1"])
     assert result.exit_code == 2
     assert result.stdout == ""
@@ -80,7 +82,7 @@ def test_show_reports_bad_overrides_like_train(runner) -> None:  # type: ignore[
 # --- config validate ---------------------------------------------------------------------------
 
 
-def test_validate_checks_every_file_and_exits_2(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_validate_checks_every_file_and_exits_2(runner: CliRunner, tmp_path: Path) -> None:
     good = tmp_path / "good.yaml"
     good.write_text("train:\n  epochs: 3\n")
     negative = tmp_path / "negative.yaml"
@@ -115,7 +117,7 @@ def test_validate_checks_every_file_and_exits_2(runner, tmp_path: Path) -> None:
         assert trained.stderr == line + "\n"
 
 
-def test_validate_all_good_exits_0(runner) -> None:  # type: ignore[no-untyped-def]
+def test_validate_all_good_exits_0(runner: CliRunner) -> None:
     configs = sorted((REPO / "configs").glob("*.yaml"))
     assert configs
     result = runner.invoke(app, ["config", "validate", *map(str, configs)])
@@ -124,7 +126,7 @@ def test_validate_all_good_exits_0(runner) -> None:  # type: ignore[no-untyped-d
     assert result.stderr == ""
 
 
-def test_validate_needs_a_file(runner) -> None:  # type: ignore[no-untyped-def]
+def test_validate_needs_a_file(runner: CliRunner) -> None:
     result = runner.invoke(app, ["config", "validate"])
     assert result.exit_code == 2
     assert "Missing argument 'FILE'" in result.stderr
@@ -167,7 +169,7 @@ def test_reference_documents_every_key_with_its_default() -> None:
     assert "| `data.limit` | integer > 0, or null | `null` |" in text
 
 
-def test_reference_command_and_module_print_the_same_text(runner) -> None:  # type: ignore[no-untyped-def]
+def test_reference_command_and_module_print_the_same_text(runner: CliRunner) -> None:
     result = runner.invoke(app, ["config", "reference"])
     assert result.exit_code == 0
     assert result.stdout == render_reference()
@@ -208,7 +210,7 @@ def test_known_commands_are_registered() -> None:
 
 
 @pytest.mark.parametrize("path", _command_paths(), ids=" ".join)
-def test_every_command_help_has_examples(runner, path: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_every_command_help_has_examples(runner: CliRunner, path: list[str]) -> None:
     result = runner.invoke(app, [*path, "--help"])
     assert result.exit_code == 0
     assert "Examples:" in result.stdout, f"digitcli {' '.join(path)} --help shows no examples"

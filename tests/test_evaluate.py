@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from digitcli.cli import app
 from digitcli.errors import ModelError, QualityGateError
@@ -110,7 +111,9 @@ def test_json_schema_is_stable(evaluation: Evaluation) -> None:
     assert all(len(row) == 10 for row in document["confusion_matrix"])
 
 
-def test_json_output_parses_and_the_matrix_sums_to_the_images(runner, run_copy: Path) -> None:  # type: ignore[no-untyped-def]
+def test_json_output_parses_and_the_matrix_sums_to_the_images(
+    runner: CliRunner, run_copy: Path
+) -> None:
     result = runner.invoke(app, ["evaluate", str(run_copy), "--json"])
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)  # stdout holds the JSON and nothing else
@@ -123,7 +126,7 @@ def test_json_output_parses_and_the_matrix_sums_to_the_images(runner, run_copy: 
 
 
 def test_plain_output_is_readable_and_has_no_ansi_codes(
-    runner,  # type: ignore[no-untyped-def]
+    runner: CliRunner,
     run_copy: Path,
     evaluation: Evaluation,
 ) -> None:
@@ -139,7 +142,7 @@ def test_plain_output_is_readable_and_has_no_ansi_codes(
     assert "confusion matrix (rows: true digit, columns: predicted digit)" in result.stdout
 
 
-def test_rich_tables_on_a_terminal_without_colour(runner, run_copy: Path) -> None:  # type: ignore[no-untyped-def]
+def test_rich_tables_on_a_terminal_without_colour(runner: CliRunner, run_copy: Path) -> None:
     # FORCE_COLOR makes Rich treat the runner's output as a terminal; NO_COLOR still applies.
     result = runner.invoke(
         app, ["evaluate", str(run_copy)], env={"FORCE_COLOR": "1", "TERM": "xterm-256color"}
@@ -150,7 +153,7 @@ def test_rich_tables_on_a_terminal_without_colour(runner, run_copy: Path) -> Non
     assert "\x1b[" not in result.stdout
 
 
-def test_min_accuracy_is_a_quality_gate(runner, run_copy: Path) -> None:  # type: ignore[no-untyped-def]
+def test_min_accuracy_is_a_quality_gate(runner: CliRunner, run_copy: Path) -> None:
     high = runner.invoke(app, ["evaluate", str(run_copy), "--min-accuracy", "0.999"])
     assert high.exit_code == 4
     last = high.stderr.strip().splitlines()[-1]
@@ -170,7 +173,7 @@ def test_quality_gate_function(evaluation: Evaluation) -> None:
         check_min_accuracy(evaluation, 1.0)
 
 
-def test_changed_data_is_warned_about(runner, run_copy: Path) -> None:  # type: ignore[no-untyped-def]
+def test_changed_data_is_warned_about(runner: CliRunner, run_copy: Path) -> None:
     run_json = run_copy / "run.json"
     info = json.loads(run_json.read_text())
     info["data"]["fingerprint"] = "0000000000000000"
@@ -187,7 +190,7 @@ def test_changed_data_is_warned_about(runner, run_copy: Path) -> None:  # type: 
 
 
 def test_another_data_source_split_and_output(
-    runner,  # type: ignore[no-untyped-def]
+    runner: CliRunner,
     run_copy: Path,
     tmp_path: Path,
     mnist_npz: Path,
@@ -246,7 +249,7 @@ def test_a_bare_model_needs_a_config(
     assert bare_evaluation.accuracy == evaluation.accuracy
 
 
-def test_missing_run_is_one_line_exit_1(runner) -> None:  # type: ignore[no-untyped-def]
+def test_missing_run_is_one_line_exit_1(runner: CliRunner) -> None:
     result = runner.invoke(app, ["evaluate", "no-such-run"])
     assert result.exit_code == 1
     assert result.stderr == "error: no-such-run: run directory not found\n"
@@ -257,7 +260,7 @@ def test_missing_run_is_one_line_exit_1(runner) -> None:  # type: ignore[no-unty
     )
 
 
-def test_bad_override_is_a_usage_error(runner, run_copy: Path) -> None:  # type: ignore[no-untyped-def]
+def test_bad_override_is_a_usage_error(runner: CliRunner, run_copy: Path) -> None:
     result = runner.invoke(app, ["evaluate", str(run_copy), "--set", "data.sauce=mnist"])
     assert result.exit_code == 2
     assert result.stderr.startswith("error: --set data.sauce=mnist: unknown key data.sauce")

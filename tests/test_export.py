@@ -7,9 +7,11 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from digitcli.cli import app
 from digitcli.errors import ExportError, ModelError, OutputError
@@ -105,7 +107,7 @@ def test_sample_images_are_real_canonical_digits() -> None:
     assert np.all(x.max(axis=1) > 0.5)  # every image has ink
 
 
-def test_cli_exports_the_latest_run_and_prints_the_path(runner, run_dir: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_exports_the_latest_run_and_prints_the_path(runner: CliRunner, run_dir: Path) -> None:
     result = runner.invoke(app, ["export", "--format", "tflite"])
     assert result.exit_code == 0, result.stderr
     expected = Path("results") / run_dir.name / "export" / "model.tflite"
@@ -114,7 +116,7 @@ def test_cli_exports_the_latest_run_and_prints_the_path(runner, run_dir: Path) -
     assert "on 100 images: max abs diff" in result.stderr
 
 
-def test_cli_json_output(runner, run_dir: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_json_output(runner: CliRunner, run_dir: Path) -> None:
     result = runner.invoke(
         app, ["--quiet", "export", str(run_dir), "--output", "out/a/sm", "--json"]
     )
@@ -149,7 +151,7 @@ def test_accepts_a_keras_file_and_writes_beside_it(run_dir: Path, tmp_path: Path
 
 
 def test_failed_verification_writes_nothing(
-    runner,  # type: ignore[no-untyped-def]
+    runner: CliRunner,
     run_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -157,7 +159,7 @@ def test_failed_verification_writes_nothing(
 
     real = export_module.run_exported
 
-    def off_by_a_little(path, export_format, images):  # type: ignore[no-untyped-def]
+    def off_by_a_little(path: Path, export_format: Any, images: np.ndarray) -> tuple[Any, str]:
         logits, runtime = real(path, export_format, images)
         return logits + 0.5, runtime
 
@@ -175,7 +177,7 @@ def test_failed_verification_writes_nothing(
 
 
 def test_missing_converter_says_how_to_install(
-    runner,  # type: ignore[no-untyped-def]
+    runner: CliRunner,
     run_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -219,7 +221,7 @@ def test_refuses_to_replace_a_folder_that_is_not_a_savedmodel(run_dir: Path) -> 
     assert (precious / "notes.txt").read_text() == "keep me"
 
 
-def test_file_formats_refuse_a_folder_as_output(runner, run_dir: Path) -> None:  # type: ignore[no-untyped-def]
+def test_file_formats_refuse_a_folder_as_output(runner: CliRunner, run_dir: Path) -> None:
     Path("somewhere").mkdir()
     result = runner.invoke(app, ["export", "-f", "tflite", "-o", "somewhere"])
     assert result.exit_code == 1
@@ -229,13 +231,13 @@ def test_file_formats_refuse_a_folder_as_output(runner, run_dir: Path) -> None: 
     )
 
 
-def test_run_without_keras_model(runner, run_dir: Path) -> None:  # type: ignore[no-untyped-def]
+def test_run_without_keras_model(runner: CliRunner, run_dir: Path) -> None:
     (run_dir / "model.keras").unlink()
     with pytest.raises(ModelError, match=r"holds no model\.keras; export needs the Keras model$"):
         export_model(run_dir, ExportFormat.savedmodel)
 
 
-def test_no_run_found(runner) -> None:  # type: ignore[no-untyped-def]
+def test_no_run_found(runner: CliRunner) -> None:
     result = runner.invoke(app, ["export", "no-such-run"])
     assert result.exit_code == 1
     assert result.stderr == "error: no-such-run: run directory not found\n"
@@ -246,13 +248,13 @@ def test_no_run_found(runner) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-def test_unknown_format_is_a_usage_error(runner) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_format_is_a_usage_error(runner: CliRunner) -> None:
     result = runner.invoke(app, ["export", "--format", "pickle"])
     assert result.exit_code == 2
     assert "'pickle' is not one of 'savedmodel', 'tflite', 'onnx'" in result.stderr
 
 
-def test_help_names_the_extra(runner) -> None:  # type: ignore[no-untyped-def]
+def test_help_names_the_extra(runner: CliRunner) -> None:
     result = runner.invoke(app, ["export", "--help"])
     assert result.exit_code == 0
     assert "pip install 'digitcli[export]'" in result.stdout

@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from digitcli.cli import app
-from digitcli.plotting import FIGURES, FigureKind, PlotFormat, RunPlotData, _write, read_plot_data
+from digitcli.plotting import FIGURES, FigureKind, RunPlotData, _write, read_plot_data
+from digitcli.vocabulary import PlotFormat
 
 
 @pytest.fixture(scope="module")

@@ -28,8 +28,10 @@ def scipy_step(image: np.ndarray, dilate: bool, square: bool, cval: float | None
     footprint = (SQUARE if square else CROSS).reshape((1,) * (image.ndim - 2) + (3, 3))
     operation = ndimage.grey_dilation if dilate else ndimage.grey_erosion
     if cval is None:
-        return operation(image, footprint=footprint, mode="nearest")
-    return operation(image, footprint=footprint, mode="constant", cval=cval)
+        result: np.ndarray = operation(image, footprint=footprint, mode="nearest")
+        return result
+    result = operation(image, footprint=footprint, mode="constant", cval=cval)
+    return result
 
 
 @settings(max_examples=300, deadline=None)

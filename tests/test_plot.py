@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from digitcli.cli import app
 from digitcli.plotting import (
@@ -45,7 +46,9 @@ def copy_runs(trained_run: Path, root: Path, names: list[str]) -> list[Path]:
     return copies
 
 
-def test_plot_a_results_root_with_all_runs(runner, trained_run: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_plot_a_results_root_with_all_runs(
+    runner: CliRunner, trained_run: Path, tmp_path: Path
+) -> None:
     from PIL import Image
 
     older, newer = copy_runs(trained_run, tmp_path / "results", ["20200101-a", "20200102-b"])
@@ -79,7 +82,7 @@ def test_plot_a_results_root_with_all_runs(runner, trained_run: Path, tmp_path: 
     assert "\x1b[" not in result.stdout + result.stderr
 
 
-def test_plot_a_run_directory_as_svg(runner, trained_run: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_plot_a_run_directory_as_svg(runner: CliRunner, trained_run: Path, tmp_path: Path) -> None:
     (run,) = copy_runs(trained_run, tmp_path / "elsewhere", ["20200103-c"])
     out = tmp_path / "figures"
     result = runner.invoke(app, ["plot", str(run), "--format", "svg", "--output", str(out)])
@@ -112,7 +115,7 @@ def test_pdf_figures_and_their_report_copy(tmp_path: Path) -> None:
     assert figure.mime == "image/png" and figure.data.startswith(b"\x89PNG")
 
 
-def test_a_folder_without_runs_fails_in_one_line(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_folder_without_runs_fails_in_one_line(runner: CliRunner, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     result = runner.invoke(app, ["plot", "empty"])
     assert result.exit_code == 1

@@ -179,7 +179,7 @@ def test_every_format_and_mode_reads_the_same_digit(
 
 
 def test_record_fields_are_consistent(
-    samples: dict[int, np.ndarray], model_files: ModelFiles, tmp_path
+    samples: dict[int, np.ndarray], model_files: ModelFiles, tmp_path: Path
 ) -> None:
     label, image = next(iter(samples.items()))
     Image.fromarray(paper(image)).save(tmp_path / "d.png")
@@ -236,7 +236,7 @@ def test_a_blank_image_is_reported_as_no_ink_not_guessed(
 
 
 def test_unreadable_inputs_fail_alone(
-    samples: dict[int, np.ndarray], model_files: ModelFiles, tmp_path
+    samples: dict[int, np.ndarray], model_files: ModelFiles, tmp_path: Path
 ) -> None:
     label, image = next(iter(samples.items()))
     Image.fromarray(paper(image)).save(tmp_path / "good.png")

@@ -181,7 +181,7 @@ def test_piped_default_is_plain_without_escape_codes(
 
 
 def test_partial_failure_exits_3_and_reports_each_input(
-    runner: CliRunner, trained_run: Path, images: dict[str, int], tmp_path
+    runner: CliRunner, trained_run: Path, images: dict[str, int], tmp_path: Path
 ) -> None:
     noise = np.random.default_rng(0).integers(0, 255, (64, 64), dtype=np.uint8)
     Image.fromarray(noise).save(tmp_path / "whole.png")

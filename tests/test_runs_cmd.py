@@ -64,7 +64,7 @@ def test_a_run_trained_from_a_saved_config_is_named_after_its_source(catalog: Pa
     assert _metrics(rerun) == _metrics(catalog / "base")  # the saved config reproduces the run
 
 
-def test_list_plain_newest_first(runner, catalog: Path) -> None:  # type: ignore[no-untyped-def]
+def test_list_plain_newest_first(runner: CliRunner, catalog: Path) -> None:
     result = runner.invoke(app, ["runs", "list", str(catalog)])
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -87,7 +87,7 @@ def test_list_plain_newest_first(runner, catalog: Path) -> None:  # type: ignore
         assert row[7:] == (["latest"] if row[0] == rerun else [])
 
 
-def test_list_json_and_empty(runner, catalog: Path) -> None:  # type: ignore[no-untyped-def]
+def test_list_json_and_empty(runner: CliRunner, catalog: Path) -> None:
     result = runner.invoke(app, ["runs", "list", str(catalog), "--json"])
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
@@ -104,7 +104,9 @@ def test_list_json_and_empty(runner, catalog: Path) -> None:  # type: ignore[no-
     assert json.loads(runner.invoke(app, ["runs", "list", "--json"]).stdout) == []
 
 
-def test_list_table_on_a_terminal(runner, catalog: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_list_table_on_a_terminal(
+    runner: CliRunner, catalog: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("digitcli.cli.runs_cmd.stdout_is_terminal", lambda: True)
     result = runner.invoke(app, ["runs", "list", str(catalog)])
     assert result.exit_code == 0, result.stderr
@@ -112,7 +114,7 @@ def test_list_table_on_a_terminal(runner, catalog: Path, monkeypatch: pytest.Mon
     assert "│ wide " in result.stdout and "test acc" in result.stdout
 
 
-def test_show_plain(runner, catalog: Path) -> None:  # type: ignore[no-untyped-def]
+def test_show_plain(runner: CliRunner, catalog: Path) -> None:
     rerun = _rerun(catalog)
     result = runner.invoke(app, ["runs", "show", rerun.name[-6:], "--root", str(catalog)])
     assert result.exit_code == 0, result.stderr
@@ -137,7 +139,7 @@ def test_show_plain(runner, catalog: Path) -> None:  # type: ignore[no-untyped-d
     assert "config:\n  seed: 1234\n  data:\n    source: digits\n" in result.stdout
 
 
-def test_show_json(runner, catalog: Path) -> None:  # type: ignore[no-untyped-def]
+def test_show_json(runner: CliRunner, catalog: Path) -> None:
     result = runner.invoke(app, ["runs", "show", str(catalog / "wide"), "--json"])
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
@@ -147,7 +149,9 @@ def test_show_json(runner, catalog: Path) -> None:  # type: ignore[no-untyped-de
     assert 1 <= document["best_epoch"]["epoch"] <= 3
 
 
-def test_compare_plain_shows_only_the_settings_that_differ(runner, catalog: Path) -> None:  # type: ignore[no-untyped-def]
+def test_compare_plain_shows_only_the_settings_that_differ(
+    runner: CliRunner, catalog: Path
+) -> None:
     result = runner.invoke(app, ["runs", "compare", "base", "wide", "--root", str(catalog)])
     assert result.exit_code == 0, result.stderr
     settings, metrics = result.stdout.split("\n\n")
@@ -176,7 +180,7 @@ def test_compare_plain_shows_only_the_settings_that_differ(runner, catalog: Path
     ]
 
 
-def test_compare_markdown(runner, catalog: Path) -> None:  # type: ignore[no-untyped-def]
+def test_compare_markdown(runner: CliRunner, catalog: Path) -> None:
     result = runner.invoke(
         app, ["runs", "compare", "base", "wide", "--root", str(catalog), "--markdown"]
     )
@@ -201,7 +205,7 @@ def test_compare_markdown(runner, catalog: Path) -> None:  # type: ignore[no-unt
     assert lines[-1].startswith("| wall_seconds | ")
 
 
-def test_compare_json_three_runs(runner, catalog: Path) -> None:  # type: ignore[no-untyped-def]
+def test_compare_json_three_runs(runner: CliRunner, catalog: Path) -> None:
     rerun = _rerun(catalog).name
     result = runner.invoke(
         app, ["runs", "compare", "base", "wide", rerun, "--root", str(catalog), "--json"]
@@ -233,13 +237,17 @@ def test_compare_json_three_runs(runner, catalog: Path) -> None:  # type: ignore
         ),
     ],
 )
-def test_runs_errors(runner, catalog: Path, args: list[str], code: int, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_runs_errors(
+    runner: CliRunner, catalog: Path, args: list[str], code: int, message: str
+) -> None:
     result = runner.invoke(app, ["runs", *args, "--root", str(catalog)])
     assert (result.exit_code, result.stderr) == (code, message.format(root=catalog))
     assert result.stdout == ""
 
 
-def test_an_ambiguous_part_of_a_name_is_refused(runner, tmp_path: Path, catalog: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_ambiguous_part_of_a_name_is_refused(
+    runner: CliRunner, tmp_path: Path, catalog: Path
+) -> None:
     root = tmp_path / "results"
     shutil.copytree(catalog, root)
     shutil.copytree(root / "wide", root / "wider")
@@ -248,7 +256,7 @@ def test_an_ambiguous_part_of_a_name_is_refused(runner, tmp_path: Path, catalog:
     assert result.stderr == f"error: wid: matches 2 runs in {root} (wide, wider); say more\n"
 
 
-def test_rm_asks_and_keeps_latest(runner, tmp_path: Path, catalog: Path) -> None:  # type: ignore[no-untyped-def]
+def test_rm_asks_and_keeps_latest(runner: CliRunner, tmp_path: Path, catalog: Path) -> None:
     root = tmp_path / "results"
     shutil.copytree(catalog, root)
     rerun = _rerun(root)
@@ -282,8 +290,8 @@ def test_rm_asks_and_keeps_latest(runner, tmp_path: Path, catalog: Path) -> None
 
 
 def test_rm_force_deletes_latest_and_moves_the_pointer(
-    runner, tmp_path: Path, catalog: Path
-) -> None:  # type: ignore[no-untyped-def]
+    runner: CliRunner, tmp_path: Path, catalog: Path
+) -> None:
     root = tmp_path / "results"
     shutil.copytree(catalog, root)
     result = runner.invoke(app, ["runs", "rm", "latest", "-r", str(root), "--yes", "--force"])
@@ -299,7 +307,7 @@ def test_rm_force_deletes_latest_and_moves_the_pointer(
     assert not (root / "latest").exists() and list(root.iterdir()) == []
 
 
-def test_train_name_must_be_free_and_plain(runner) -> None:  # type: ignore[no-untyped-def]
+def test_train_name_must_be_free_and_plain(runner: CliRunner) -> None:
     first = runner.invoke(
         app, ["--quiet", "train", "--name", "mine", *_sets("train.epochs=1", "data.limit=200")]
     )

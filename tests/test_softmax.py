@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,7 @@ TOLERANCE = 1e-6
 
 
 @pytest.fixture(scope="module")
-def tf():  # type: ignore[no-untyped-def]
+def tf() -> Any:
     from digitcli.tf_runtime import load_tensorflow
 
     return load_tensorflow()
@@ -29,7 +31,7 @@ CASES = [
 @pytest.mark.parametrize(
     "logits", CASES, ids=["small", "huge", "very-negative", "batch", "wide-batch"]
 )
-def test_numpy_softmax_matches_tensorflow(logits: np.ndarray, tf) -> None:  # type: ignore[no-untyped-def]
+def test_numpy_softmax_matches_tensorflow(logits: np.ndarray, tf: Any) -> None:
     expected = tf.nn.softmax(tf.constant(logits, dtype=tf.float64)).numpy()
     result = my_softmax(logits)
     assert result.shape == logits.shape
@@ -41,7 +43,7 @@ def test_numpy_softmax_matches_tensorflow(logits: np.ndarray, tf) -> None:  # ty
 @pytest.mark.parametrize(
     "logits", CASES, ids=["small", "huge", "very-negative", "batch", "wide-batch"]
 )
-def test_tensorflow_softmax_matches_tensorflow(logits: np.ndarray, tf) -> None:  # type: ignore[no-untyped-def]
+def test_tensorflow_softmax_matches_tensorflow(logits: np.ndarray, tf: Any) -> None:
     values = tf.constant(logits, dtype=tf.float32)
     np.testing.assert_allclose(
         my_softmax_tf(values).numpy(), tf.nn.softmax(values).numpy(), atol=TOLERANCE, rtol=0
@@ -54,7 +56,7 @@ def test_no_overflow_for_extreme_logits() -> None:
     assert np.allclose(my_softmax(np.full(10, 1000.0, dtype=np.float32)), 0.1)
 
 
-def test_integer_logits_and_scalar_rejected(tf) -> None:  # type: ignore[no-untyped-def]
+def test_integer_logits_and_scalar_rejected(tf: Any) -> None:
     np.testing.assert_allclose(my_softmax([0, 0]), [0.5, 0.5])
     with pytest.raises(ValueError, match="scalar"):
         my_softmax(3.0)

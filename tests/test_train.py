@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from typer.testing import CliRunner
 
 from digitcli.cli import app
 from digitcli.config import load_config
@@ -18,7 +19,7 @@ from digitcli.runs import latest_run, list_runs
 TINY = ["train.epochs=3", "data.limit=400"]
 
 
-def test_train_cli_writes_a_complete_run(runner) -> None:  # type: ignore[no-untyped-def]
+def test_train_cli_writes_a_complete_run(runner: CliRunner) -> None:
     result = runner.invoke(app, ["train", *[arg for o in TINY for arg in ("--set", o)]])
     assert result.exit_code == 0, result.stderr
     run_dir = Path(result.stdout.strip())
@@ -70,7 +71,7 @@ def test_metrics_match_the_saved_model(trained_run: Path) -> None:
 
 
 @pytest.mark.slow
-def test_the_saved_config_reproduces_the_run_exactly(runner) -> None:  # type: ignore[no-untyped-def]
+def test_the_saved_config_reproduces_the_run_exactly(runner: CliRunner) -> None:
     """Same config and seed, same metrics and history; the second run never overwrites the first."""
     first = runner.invoke(app, ["train", "--set", "train.epochs=2", "--set", "data.limit=300"])
     assert first.exit_code == 0, first.stderr
@@ -91,7 +92,7 @@ def test_the_saved_config_reproduces_the_run_exactly(runner) -> None:  # type: i
     assert losses(rerun) == losses(run_dir)
 
 
-def test_json_output_and_the_keras_engine(runner) -> None:  # type: ignore[no-untyped-def]
+def test_json_output_and_the_keras_engine(runner: CliRunner) -> None:
     # That both engines train the same model is tested in test_engines.py; here the config picks it.
     options = ["train.epochs=1", "data.limit=200", "train.engine=keras"]
     result = runner.invoke(
@@ -128,7 +129,7 @@ def test_json_output_and_the_keras_engine(runner) -> None:  # type: ignore[no-un
         ),
     ],
 )
-def test_train_errors_are_one_line(runner, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+def test_train_errors_are_one_line(runner: CliRunner, args: list[str], message: str) -> None:
     result = runner.invoke(app, ["train", *args])
     assert result.stderr == message
     assert result.exit_code in (1, 2)
@@ -136,7 +137,7 @@ def test_train_errors_are_one_line(runner, args: list[str], message: str) -> Non
     assert not list_runs(Path("results"))
 
 
-def test_bad_config_exit_code_is_usage(runner) -> None:  # type: ignore[no-untyped-def]
+def test_bad_config_exit_code_is_usage(runner: CliRunner) -> None:
     Path("bad.yaml").write_text("train: {epochs: -1}\n")
     result = runner.invoke(app, ["train", "--config", "bad.yaml"])
     assert result.exit_code == 2
@@ -145,7 +146,7 @@ def test_bad_config_exit_code_is_usage(runner) -> None:  # type: ignore[no-untyp
     )
 
 
-def test_unwritable_results_folder(runner) -> None:  # type: ignore[no-untyped-def]
+def test_unwritable_results_folder(runner: CliRunner) -> None:
     Path("results").write_text("a file where the results folder should be")
     result = runner.invoke(app, ["train", "--set", "train.epochs=1", "--set", "data.limit=200"])
     assert result.exit_code == 1

@@ -39,7 +39,8 @@ def augment_batch(
         )
     count = len(batch)
     if count == 0:
-        return batch.copy()
+        result: np.ndarray = batch.copy()
+        return result
     # Chunks keep the temporaries (a few arrays of N x 400) small enough to stay in cache.
     out = np.concatenate(
         [
@@ -99,7 +100,8 @@ def _bilinear(batch: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarr
     bottom_right = flat[index + width + 1]
     top = top_left + (top_right - top_left) * fc
     bottom = bottom_left + (bottom_right - bottom_left) * fc
-    return top + (bottom - top) * fr
+    result: np.ndarray = top + (bottom - top) * fr
+    return result
 
 
 def _strokes(batch: np.ndarray, rng: np.random.Generator, probability: float) -> np.ndarray:
@@ -110,7 +112,7 @@ def _strokes(batch: np.ndarray, rng: np.random.Generator, probability: float) ->
     thicker = rng.random(count) < 0.5
     # Random strength: widths vary continuously rather than taking two fixed values.
     amount = rng.uniform(0.3, 1.0, count).astype(np.float32)[:, None, None]
-    out = batch.copy()
+    out: np.ndarray = batch.copy()
     grow = change & thicker
     if grow.any():
         chosen = batch[grow]

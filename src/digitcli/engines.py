@@ -230,7 +230,7 @@ def _fit_fast(request: FitRequest) -> list[EpochLog]:
         tf.TensorSpec([count], tf.int32),
     ]
 
-    @tf.function(input_signature=signature, autograph=False)
+    @tf.function(input_signature=signature, autograph=False)  # type: ignore[untyped-decorator]
     def run_epoch(images: Tensor, order: Tensor) -> tuple[Tensor, ...]:
         def train_step(start: Tensor, loss_sum: Tensor, hits: Tensor) -> tuple[Tensor, ...]:
             size = tf.minimum(batch_size, count - start)  # the last batch may be partial

@@ -67,7 +67,8 @@ class SplitPredictions:
 
     @property
     def predicted(self) -> np.ndarray:
-        return np.argmax(self.logits, axis=1)
+        result: np.ndarray = np.argmax(self.logits, axis=1)
+        return result
 
     @property
     def probabilities(self) -> np.ndarray:

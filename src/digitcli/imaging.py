@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from digitcli.errors import ImageError
 
@@ -63,7 +63,7 @@ def load_image(path: Path) -> np.ndarray:
         raise ImageError(
             f"{path}: image is too large to open safely (a decompression bomb?)"
         ) from exc
-    except Image.UnidentifiedImageError as exc:
+    except UnidentifiedImageError as exc:
         raise ImageError(
             f"{path}: not an image digitcli can read (supported: PNG, JPEG, BMP, GIF, TIFF, WebP)"
         ) from exc
@@ -114,19 +114,23 @@ def _upright(image: Image.Image) -> Image.Image:
 def _to_gray(image: Image.Image) -> np.ndarray:
     mode = image.mode
     if mode == "L" and "transparency" not in image.info:
-        return np.asarray(image, dtype=np.float32) * np.float32(1 / 255)
+        result: np.ndarray = np.asarray(image, dtype=np.float32) * np.float32(1 / 255)
+        return result
     if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
-        return np.asarray(image).astype(np.float32) * np.float32(1 / 65535)
+        result = np.asarray(image).astype(np.float32) * np.float32(1 / 65535)
+        return result
     if mode == "I":
         return _scale_integers(np.asarray(image))
     if mode == "1":
-        return np.asarray(image.convert("L"), dtype=np.float32) * np.float32(1 / 255)
+        result = np.asarray(image.convert("L"), dtype=np.float32) * np.float32(1 / 255)
+        return result
     if mode in _TRANSPARENT_MODES or "transparency" in image.info:
         return _flatten_onto_white(image)
     if mode != "RGB":
         # CMYK, YCbCr, LAB, HSV, P without transparency, ...: Pillow knows how to reach RGB.
         image = image.convert("RGB")
-    return np.asarray(image.convert("L"), dtype=np.float32) * np.float32(1 / 255)
+    result = np.asarray(image.convert("L"), dtype=np.float32) * np.float32(1 / 255)
+    return result
 
 
 def _flatten_onto_white(image: Image.Image) -> np.ndarray:
@@ -140,7 +144,8 @@ def _flatten_onto_white(image: Image.Image) -> np.ndarray:
     else:
         pixels = np.asarray(with_alpha, dtype=np.float32)
         luma, alpha = pixels[..., 0], pixels[..., 1] * np.float32(1 / 255)
-    return (luma * np.float32(1 / 255)) * alpha + (np.float32(1) - alpha)
+    result: np.ndarray = (luma * np.float32(1 / 255)) * alpha + (np.float32(1) - alpha)
+    return result
 
 
 def _scale_integers(values: np.ndarray) -> np.ndarray:
@@ -150,7 +155,8 @@ def _scale_integers(values: np.ndarray) -> np.ndarray:
     if low >= 0:
         for limit in (255, 65535, 2**32 - 1):
             if high <= limit:
-                return values.astype(np.float32) * np.float32(1 / limit)
+                result: np.ndarray = values.astype(np.float32) * np.float32(1 / limit)
+                return result
     span = max(high - low, 1)
     return ((values.astype(np.float64) - low) / span).astype(np.float32)
 
@@ -162,6 +168,7 @@ def _scale_floats(values: np.ndarray) -> np.ndarray:
     if low >= 0.0:
         for limit in (255.0, 65535.0):
             if high <= limit:
-                return values * np.float32(1 / limit)
+                result: np.ndarray = values * np.float32(1 / limit)
+                return result
     span = max(high - low, 1e-12)
     return ((values.astype(np.float64) - low) / span).astype(np.float32)

@@ -18,7 +18,8 @@ from digitcli.softmax import log_softmax, my_softmax
 
 
 def _relu(x: np.ndarray) -> np.ndarray:
-    return np.maximum(x, 0, out=x)
+    result: np.ndarray = np.maximum(x, 0, out=x)
+    return result
 
 
 def _linear(x: np.ndarray) -> np.ndarray:
@@ -31,7 +32,8 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _tanh(x: np.ndarray) -> np.ndarray:
-    return np.tanh(x)
+    result: np.ndarray = np.tanh(x)
+    return result
 
 
 _ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {

@@ -466,7 +466,8 @@ class RunPlotData:
     def predicted(self) -> np.ndarray:
         import numpy as np
 
-        return np.argmax(self.probabilities, axis=1)
+        result: np.ndarray = np.argmax(self.probabilities, axis=1)
+        return result
 
 
 def _always(data: RunPlotData) -> bool:

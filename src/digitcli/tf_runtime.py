@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Iterator
 from types import ModuleType
+from typing import cast
 
 
 @contextlib.contextmanager
@@ -49,4 +50,4 @@ def load_tensorflow() -> ModuleType:
         tf.constant(0.0) + 1.0
     if not verbose:
         tf.get_logger().setLevel("ERROR")
-    return tf
+    return cast(ModuleType, tf)  # TensorFlow ships no types: to mypy it is Any

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from types import ModuleType
+from typing import cast
 
 import numpy as np
 
@@ -19,7 +20,7 @@ def ndimage() -> ModuleType:
     one-image `predict`, whose clean digit needs none of it."""
     from scipy import ndimage as module
 
-    return module
+    return cast(ModuleType, module)  # SciPy ships no types: to mypy it is Any
 
 
 def warm_up() -> None:

@@ -35,7 +35,8 @@ _EDGE_MARGIN = 25
 def clip01(values: np.ndarray) -> np.ndarray:
     """Float32 copy clipped to [0, 1] (np.clip's Python wrapper costs more than the work here)."""
     out = np.maximum(values, np.float32(0.0), dtype=np.float32)
-    return np.minimum(out, np.float32(1.0), out=out)
+    result: np.ndarray = np.minimum(out, np.float32(1.0), out=out)
+    return result
 
 
 def noise_level(values: np.ndarray) -> float:
@@ -49,7 +50,8 @@ def noise_level(values: np.ndarray) -> float:
 def denoise(ink: np.ndarray, noise: float) -> np.ndarray:
     """`ink`, lightly blurred when the background is noisy."""
     if noise > NOISY:
-        return ndimage().gaussian_filter(ink, _BLUR_SIGMA, truncate=_BLUR_TRUNCATE)
+        result: np.ndarray = ndimage().gaussian_filter(ink, _BLUR_SIGMA, truncate=_BLUR_TRUNCATE)
+        return result
     return ink
 
 

@@ -23,9 +23,11 @@ def morph_step(
     padded = _pad(image, cval)
     rows = pick(pick(padded[..., :-2, :], padded[..., 1:-1, :]), padded[..., 2:, :])
     if square:
-        return pick(pick(rows[..., :-2], rows[..., 1:-1]), rows[..., 2:])
+        result: np.ndarray = pick(pick(rows[..., :-2], rows[..., 1:-1]), rows[..., 2:])
+        return result
     middle = padded[..., 1:-1, :]
-    return pick(pick(rows[..., 1:-1], middle[..., :-2]), middle[..., 2:])
+    result = pick(pick(rows[..., 1:-1], middle[..., :-2]), middle[..., 2:])
+    return result
 
 
 def morph_octagon(image: np.ndarray, radius: int, pick: np.ufunc) -> np.ndarray:

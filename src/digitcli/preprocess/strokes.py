@@ -50,7 +50,8 @@ def stroke_widths(masks: np.ndarray) -> np.ndarray:
         + np.count_nonzero(masks[..., 0], axis=-1)
         + np.count_nonzero(masks[..., -1], axis=-1)
     )
-    return 2.0 * area / np.maximum(outline, 1)
+    result: np.ndarray = 2.0 * area / np.maximum(outline, 1)
+    return result
 
 
 def normalise_strokes(crop: np.ndarray) -> np.ndarray:
