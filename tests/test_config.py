@@ -112,7 +112,8 @@ def test_override_values_are_yaml_scalars() -> None:
         ),
         (
             "model:\n  layers:\n    - {units: 25}\n    - {units: 9, activation: linear}\n",
-            "c.yaml: model.layers: the last layer is the output and must have 10 units, not 9",
+            "c.yaml: model.layers.1 (dense): the last layer is the output and must have 10 "
+            "units, not 9",
         ),
         ("model:\n  input_size: 784\n", "c.yaml: model.input_size: Input should be 400 (got 784)"),
         (

@@ -10,7 +10,8 @@ import pytest
 from digitcli.config import load_config
 from digitcli.errors import ModelError
 from digitcli.inference import NumpyModel, cross_entropy
-from digitcli.model import build_model, build_model_from_config, load_keras_model, save_weights_npz
+from digitcli.model import build_model, build_model_from_config, load_keras_model
+from digitcli.weights import save_keras_weights
 
 
 def test_factory_builds_the_reference_network() -> None:
@@ -37,7 +38,7 @@ def test_factory_follows_other_widths_and_depths() -> None:
 def test_numpy_forward_pass_matches_keras(tmp_path: Path) -> None:
     config = load_config(None)
     model = build_model_from_config(config)
-    save_weights_npz(model, config.model, tmp_path / "weights.npz")
+    save_keras_weights(model, config.model.layers, tmp_path / "weights.npz")
     numpy_model = NumpyModel.load(tmp_path / "weights.npz")
     images = np.random.default_rng(0).random((50, 400), dtype=np.float32)
     np.testing.assert_allclose(
@@ -61,7 +62,7 @@ def test_truncated_model_files_give_model_errors(tmp_path: Path) -> None:
     config = load_config(None)
     model = build_model_from_config(config)
     model.save(tmp_path / "model.keras")
-    save_weights_npz(model, config.model, tmp_path / "weights.npz")
+    save_keras_weights(model, config.model.layers, tmp_path / "weights.npz")
     for name in ("model.keras", "weights.npz"):
         data = (tmp_path / name).read_bytes()
         (tmp_path / f"cut-{name}").write_bytes(data[: len(data) // 2])

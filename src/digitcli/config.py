@@ -25,6 +25,15 @@ from pydantic import (
 )
 
 from digitcli.errors import ConfigError
+from digitcli.layers import (
+    LAYER_TYPES,
+    Dense,
+    LayerConfig,
+    LayerFitError,
+    LayerList,
+    check_output,
+    plan,
+)
 from digitcli.vocabulary import (
     NUM_CLASSES,
     Activation,
@@ -147,16 +156,11 @@ class DataConfig(_Strict):
         return self
 
 
-class LayerConfig(_Strict):
-    units: int = Field(gt=0, description="Number of neurons in this Dense layer.")
-    activation: Activation = Field(Activation.relu, description="relu, linear, sigmoid or tanh.")
-
-
 def _reference_layers() -> list[LayerConfig]:
     return [
-        LayerConfig(units=25, activation=Activation.relu),
-        LayerConfig(units=15, activation=Activation.relu),
-        LayerConfig(units=NUM_CLASSES, activation=Activation.linear),
+        Dense(units=25, activation=Activation.relu),
+        Dense(units=15, activation=Activation.relu),
+        Dense(units=NUM_CLASSES, activation=Activation.linear),
     ]
 
 
@@ -165,25 +169,18 @@ class ModelConfig(_Strict):
     input_size: Literal[400] = Field(
         400, description="Pixels per image: every source delivers 20x20 = 400."
     )
-    layers: list[LayerConfig] = Field(
+    layers: LayerList = Field(
         default_factory=_reference_layers,
         min_length=1,
-        description="Dense layers in order; the last is the output: 10 units, linear (logits).",
+        description="Layers in order, each a mapping with a `type` (default dense); the last is "
+        "the output: dense, 10 units, linear (logits).",
     )
 
     @field_validator("layers")
     @classmethod
-    def _output_layer_is_logits(cls, layers: list[LayerConfig]) -> list[LayerConfig]:
-        output = layers[-1]
-        if output.units != NUM_CLASSES:
-            raise ValueError(
-                f"the last layer is the output and must have {NUM_CLASSES} units, not {output.units}"
-            )
-        if output.activation is not Activation.linear:
-            raise ValueError(
-                "the last layer must be linear: the loss is computed from logits "
-                f"(got {output.activation.value})"
-            )
+    def _layers_fit(cls, layers: list[LayerConfig]) -> list[LayerConfig]:
+        plan(layers)
+        check_output(layers)
         return layers
 
     @model_validator(mode="after")
@@ -265,6 +262,10 @@ def _apply_override(document: dict[str, Any], path: list[str], value: Any, text:
                 )
             key: Any = int(part)
             default = default[key] if isinstance(default, list) and key < len(default) else {}
+            if shown.startswith("model.layers.") and isinstance(node[key], dict):
+                # The keys of the layer's own type (a conv2d has no `units` but `filters`).
+                kind = LAYER_TYPES.get(str(node[key].get("type", "dense")))
+                default = dict.fromkeys(kind.model_fields) if kind else default
         elif isinstance(node, dict) and isinstance(default, dict) and part in default:
             key = part
             default = default[part]
@@ -280,13 +281,30 @@ def _apply_override(document: dict[str, Any], path: list[str], value: Any, text:
         node = node[key]
 
 
+def _location(parts: tuple[int | str, ...]) -> str:
+    """`model.layers.0.units`: the layer-type tag pydantic adds after a layer's index is left out."""
+    kept = [
+        str(part)
+        for depth, part in enumerate(parts)
+        if not (depth and isinstance(parts[depth - 1], int) and part in LAYER_TYPES)
+    ]
+    return ".".join(kept) or "(top level)"
+
+
 def _describe_validation_error(error: ValidationError, source: str) -> str:
     first = error.errors()[0]
-    location = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    location = _location(first["loc"])
     kind = first["type"]
     if kind == "extra_forbidden":
         return f"{source}: unknown key {location}"
     message = first["msg"].removeprefix("Value error, ")
+    cause = first.get("ctx", {}).get("error")
+    if kind == "union_tag_invalid":  # a layer's `type`
+        context = first.get("ctx", {})
+        message = f"unknown type {context.get('tag')!r} (known: {context.get('expected_tags')})"
+    if isinstance(cause, LayerFitError):
+        location = f"{location}.{cause.index} ({cause.layer_type})"
+        message = cause.reason
     value = first.get("input")
     if isinstance(value, int) and abs(value) >= 10**15:
         value = float(value)  # 1e+308, not 309 digits

@@ -28,7 +28,11 @@ from digitcli.config import Config, DataConfig, ModelConfig
 _CROSS_KEY_RULES: dict[type[BaseModel], str] = {
     DataConfig: "`validation_fraction + test_fraction` must stay below 0.9, leaving at least 10% "
     "of the images to train on.",
-    ModelConfig: "The last layer is the output: it must have 10 units and `linear` activation "
+    ModelConfig: "Layers run in order on the 400 pixels of the canonical image. A spatial layer "
+    "(`conv2d`, `max_pool`, `avg_pool`) reads them as a 20x20x1 image; `dense` needs a flat input, "
+    "so after spatial layers put a `flatten` first (it is never implied). Shapes are checked when "
+    "the config is loaded: a layer that does not fit the output of the one before it is an error "
+    "naming the layer. The last layer is the output: `dense` with 10 units and `linear` activation "
     "(the loss is computed from logits).",
 }
 
@@ -60,6 +64,7 @@ set". Intervals give the allowed range: `[0, 1)` includes 0 and excludes 1.
 class _Section:
     path: str  # dotted key prefix, "" for the top level
     intro: str
+    title: str = ""  # the heading, when the path alone does not tell sections apart
     rows: list[tuple[str, str, str, str]] = field(default_factory=list)
 
 
@@ -74,11 +79,18 @@ def _model_class(annotation: Any) -> type[BaseModel] | None:
     )
 
 
-def _list_item_model(annotation: Any) -> type[BaseModel] | None:
-    if typing.get_origin(annotation) is list:
-        (item,) = typing.get_args(annotation)
-        return _model_class(item)
-    return None
+def _list_item_models(annotation: Any) -> list[type[BaseModel]]:
+    """The model(s) a list of mappings holds: one, or each member of a tagged union (layers)."""
+    if typing.get_origin(annotation) is not list:
+        return []
+    (item,) = typing.get_args(annotation)
+    if typing.get_origin(item) is typing.Annotated:
+        item = typing.get_args(item)[0]
+    members = typing.get_args(item) if typing.get_origin(item) in _UNIONS else (item,)
+    return [model for model in map(_model_class, members) if model is not None]
+
+
+_UNIONS = (typing.Union, types.UnionType)
 
 
 def _bounds(info: FieldInfo) -> str:
@@ -107,14 +119,14 @@ def _bounds(info: FieldInfo) -> str:
 def _type_name(annotation: Any, info: FieldInfo, key: str) -> str:
     args = typing.get_args(annotation)
     origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType) and type(None) in args:
+    if origin in _UNIONS and type(None) in args:
         (inner,) = [arg for arg in args if arg is not type(None)]
         return f"{_type_name(inner, info, key)}, or null"
     if origin is typing.Literal:
         return "always " + ", ".join(f"`{value}`" for value in args)
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return "one of " + ", ".join(f"`{member.value}`" for member in annotation)
-    if _list_item_model(annotation) is not None:
+    if _list_item_models(annotation):
         bounds = _bounds(info)
         size = " (at least 1)" if bounds == "non-empty" else ""
         return f"list of mappings, see `{key}.N`{size}"
@@ -146,10 +158,14 @@ def _default_text(info: FieldInfo) -> str:
 def _walk(model: type[BaseModel], path: str, sections: list[_Section], intro: str) -> None:
     rules = _CROSS_KEY_RULES.get(model, "")
     doc = " ".join((model.__doc__ or "").split()) if model.__doc__ else ""
-    section = _Section(path, " ".join(part for part in (intro or doc, rules) if part))
+    tagged = intro.startswith("An item of")  # one type of a tagged union: its docstring says more
+    text = " ".join(part for part in (intro, doc if tagged else "", rules) if part) or doc
+    section = _Section(path, text, title=f"`{path}`, `type: {_tag(model)}`" if tagged else "")
     sections.append(section)
     nested: list[tuple[type[BaseModel], str, str]] = []
-    for name, info in model.model_fields.items():
+    # A layer's `type` first: it decides what the other keys are.
+    fields = sorted(model.model_fields.items(), key=lambda item: item[0] != "type")
+    for name, info in fields:
         key = f"{path}.{name}" if path else name
         sub_model = _model_class(info.annotation)
         if sub_model is not None:
@@ -163,11 +179,19 @@ def _walk(model: type[BaseModel], path: str, sections: list[_Section], intro: st
                 info.description or "",
             )
         )
-        item_model = _list_item_model(info.annotation)
-        if item_model is not None:
-            nested.append((item_model, f"{key}.N", f"Each item of `{key}` (N counts from 0)."))
+        item_models = _list_item_models(info.annotation)
+        if len(item_models) == 1:
+            nested.append((item_models[0], f"{key}.N", f"Each item of `{key}` (N counts from 0)."))
+        for item_model in item_models if len(item_models) > 1 else []:
+            tag = _tag(item_model)
+            nested.append((item_model, f"{key}.N", f"An item of `{key}` with `type: {tag}`."))
     for sub_model, key, sub_intro in nested:
         _walk(sub_model, key, sections, sub_intro)
+
+
+def _tag(model: type[BaseModel]) -> str:
+    """The `type` value that selects `model` in a tagged union."""
+    return str(typing.get_args(model.model_fields["type"].annotation)[0])
 
 
 def render_reference() -> str:
@@ -178,7 +202,7 @@ def render_reference() -> str:
     for section in sections:
         if not section.rows:
             continue
-        title = "Top level" if not section.path else f"`{section.path}`"
+        title = section.title or ("Top level" if not section.path else f"`{section.path}`")
         lines = [f"## {title}", ""]
         if section.intro:
             lines += [section.intro, ""]

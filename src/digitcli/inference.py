@@ -1,88 +1,67 @@
 """Forward pass in NumPy from a run's `weights.npz`: predictions without importing TensorFlow.
 
-The arithmetic is the same as the Keras model's (x @ W + b, then the activation), in float32, so
-probabilities agree with `--engine tf` to about 1e-6.
+Each layer runs its type's NumPy arithmetic (`digitcli.layers`), the same as the Keras layer's, in
+float32, so probabilities agree with `--engine tf` to about 1e-6. Images go through in chunks sized
+so that the largest intermediate array (a convolution's im2col matrix) stays around 32 MB.
 """
 
 from __future__ import annotations
 
-import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
+from math import prod
 from pathlib import Path
 
 import numpy as np
 
 from digitcli.errors import ModelError
+from digitcli.layers import IMAGE_INPUT_SHAPE, Conv2D, Dense, PlacedLayer, plan
 from digitcli.softmax import log_softmax, my_softmax
+from digitcli.weights import StoredModel, load_weights
 
-
-def _relu(x: np.ndarray) -> np.ndarray:
-    result: np.ndarray = np.maximum(x, 0, out=x)
-    return result
-
-
-def _linear(x: np.ndarray) -> np.ndarray:
-    return x
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    result: np.ndarray = 1.0 / (1.0 + np.exp(-x))
-    return result
-
-
-def _tanh(x: np.ndarray) -> np.ndarray:
-    result: np.ndarray = np.tanh(x)
-    return result
-
-
-_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "relu": _relu,
-    "linear": _linear,
-    "sigmoid": _sigmoid,
-    "tanh": _tanh,
-}
+_CHUNK_VALUES = 8 * 1024 * 1024  # float32 values in the largest intermediate array of one chunk
+_MAX_CHUNK = 8192  # images
 
 
 @dataclass(frozen=True)
 class NumpyModel:
-    kernels: list[np.ndarray]
-    biases: list[np.ndarray]
-    activations: list[str]
+    layers: list[PlacedLayer]
+    weights: list[dict[str, np.ndarray]]
+    input_size: int
 
-    @property
-    def input_size(self) -> int:
-        return int(self.kernels[0].shape[0])
-
-    @property
-    def num_classes(self) -> int:
-        return int(self.kernels[-1].shape[1])
+    @classmethod
+    def from_stored(cls, stored: StoredModel) -> NumpyModel:
+        return cls(plan(stored.layers, stored.input_size), stored.weights, stored.input_size)
 
     @classmethod
     def load(cls, path: Path) -> NumpyModel:
-        if not path.is_file():
-            raise ModelError(f"{path}: weights file not found")
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                activations = [str(name) for name in archive["activations"]]
-                kernels = [
-                    archive[f"kernel_{i}"].astype(np.float32) for i in range(len(activations))
-                ]
-                biases = [archive[f"bias_{i}"].astype(np.float32) for i in range(len(activations))]
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            raise ModelError(
-                f"{path}: not a readable digitcli weights file (truncated or corrupt?): {exc}"
-            ) from exc
-        unknown = sorted(set(activations) - set(_ACTIVATIONS))
-        if unknown:
-            raise ModelError(f"{path}: unknown activation(s) {', '.join(unknown)}")
-        for index, (kernel, bias) in enumerate(zip(kernels, biases, strict=True)):
-            previous = kernels[index - 1].shape[1] if index else kernel.shape[0]
-            if kernel.ndim != 2 or bias.shape != (kernel.shape[1],) or kernel.shape[0] != previous:
-                raise ModelError(f"{path}: layer {index} has inconsistent shapes")
-        return cls(kernels, biases, activations)
+        return cls.from_stored(load_weights(path))
 
-    def logits(self, pixels: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+    @property
+    def num_classes(self) -> int:
+        return int(self.layers[-1].output_shape[0])
+
+    @property
+    def chunk_size(self) -> int:
+        """Images per chunk: as many as keep the largest intermediate array near _CHUNK_VALUES."""
+        per_image = max(
+            prod(placed.input_shape) * max(1, placed.layer.scratch_factor(placed.input_shape))
+            + prod(placed.output_shape)
+            for placed in self.layers
+        )
+        return max(1, min(_MAX_CHUNK, _CHUNK_VALUES // per_image))
+
+    def first_layer_filters(self) -> tuple[np.ndarray, int] | None:
+        """The first layer's weights as (pixels, units) and the side of their square, if the first
+        layer weighs the image directly (dense on the 400 pixels, or a one-channel conv2d)."""
+        first, weights = self.layers[0], self.weights[0]
+        if isinstance(first.layer, Dense) and first.input_shape[0] == prod(IMAGE_INPUT_SHAPE):
+            return weights["kernel"], IMAGE_INPUT_SHAPE[0]
+        if isinstance(first.layer, Conv2D) and first.input_shape[2] == 1:
+            side = first.layer.kernel_size
+            return weights["kernel"].reshape(side * side, -1), side
+        return None
+
+    def logits(self, pixels: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """Logits for an (N, input_size) array (or one image of input_size pixels)."""
         x = np.asarray(pixels, dtype=np.float32)
         single = x.ndim == 1
@@ -92,17 +71,16 @@ class NumpyModel:
             raise ModelError(
                 f"the model expects {self.input_size} pixels per image, got shape {tuple(x.shape)}"
             )
-        outputs = [
-            self._forward(x[start : start + batch_size]) for start in range(0, len(x), batch_size)
-        ]
+        step = batch_size or self.chunk_size
+        outputs = [self._forward(x[start : start + step]) for start in range(0, len(x), step)]
         result = np.concatenate(outputs) if outputs else np.zeros((0, self.num_classes), np.float32)
         return result[0] if single else result
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
-        for kernel, bias, activation in zip(
-            self.kernels, self.biases, self.activations, strict=True
-        ):
-            x = _ACTIVATIONS[activation](x @ kernel + bias)
+        for placed, weights in zip(self.layers, self.weights, strict=True):
+            if placed.reshape:
+                x = x.reshape(len(x), *IMAGE_INPUT_SHAPE)  # the flat row-major image as 20x20x1
+            x = placed.layer.forward(x, weights)
         return x
 
     def probabilities(self, pixels: np.ndarray) -> np.ndarray:

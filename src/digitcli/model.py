@@ -1,22 +1,22 @@
-"""The one Keras model factory every command uses, and the export of its weights for NumPy."""
+"""The one Keras model factory every command uses: the layers of `model.layers`, compiled."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from digitcli.config import Config, ModelConfig
+from digitcli.layers import IMAGE_INPUT_SHAPE, plan
 
 if TYPE_CHECKING:
     import keras
 
 
 def build_model(model_config: ModelConfig, learning_rate: float = 0.001) -> keras.Model:
-    """Build and compile the Dense network described by `model_config`.
+    """Build and compile the network described by `model_config`, one Keras layer per entry.
 
-    The last layer has linear activation: it emits logits, and the loss applies softmax itself
+    A spatial first layer reads the flat 400-pixel input as the 20x20x1 image (a Reshape layer,
+    row-major as `data.to_canonical` flattens it). The last layer has linear activation: it emits logits, and the loss applies softmax itself
     (`from_logits=True`), which is more accurate than a softmax layer followed by log.
     """
     from digitcli.tf_runtime import load_tensorflow
@@ -26,12 +26,10 @@ def build_model(model_config: ModelConfig, learning_rate: float = 0.001) -> kera
 
     inputs = keras.Input(shape=(model_config.input_size,), name="pixels")
     hidden = inputs
-    last = len(model_config.layers) - 1
-    for index, layer in enumerate(model_config.layers):
-        name = "logits" if index == last else f"dense_{index + 1}"
-        hidden = keras.layers.Dense(layer.units, activation=layer.activation.value, name=name)(
-            hidden
-        )
+    for placed in plan(model_config.layers):
+        if placed.reshape:
+            hidden = keras.layers.Reshape(IMAGE_INPUT_SHAPE, name="image")(hidden)
+        hidden = placed.layer.keras_layer(placed.name)(hidden)
     model = keras.Model(inputs=inputs, outputs=hidden, name="digitcli")
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
@@ -61,16 +59,3 @@ def load_keras_model(path: Path) -> keras.Model:
         raise ModelError(
             f"{path}: cannot load the Keras model (truncated or corrupt?): {exc}"
         ) from exc
-
-
-def save_weights_npz(model: keras.Model, model_config: ModelConfig, path: Path) -> None:
-    """Write kernels, biases and activations so `inference.NumpyModel` can run without TensorFlow."""
-    arrays: dict[str, np.ndarray] = {}
-    dense_layers = [layer for layer in model.layers if layer.weights]
-    for index, layer in enumerate(dense_layers):
-        kernel, bias = layer.get_weights()
-        arrays[f"kernel_{index}"] = np.asarray(kernel, dtype=np.float32)
-        arrays[f"bias_{index}"] = np.asarray(bias, dtype=np.float32)
-    arrays["activations"] = np.array([layer.activation.value for layer in model_config.layers])
-    with path.open("wb") as handle:
-        np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub mistypes **kwds

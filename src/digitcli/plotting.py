@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from digitcli.errors import ModelError, OutputError
-from digitcli.vocabulary import IMAGE_SHAPE, PlotFormat
+from digitcli.vocabulary import IMAGE_SHAPE, IMAGE_SIDE, PlotFormat
 
 if TYPE_CHECKING:
     import numpy as np
@@ -298,8 +298,11 @@ def probabilities_figure(
     return fig
 
 
-def first_layer_weights_figure(kernel: np.ndarray, limit: int = 100) -> Figure:
-    """Each hidden unit's 400 input weights as a 20x20 image: the pattern the unit responds to."""
+def first_layer_weights_figure(
+    kernel: np.ndarray, side: int = IMAGE_SIDE, limit: int = 100
+) -> Figure:
+    """Each first-layer unit's input weights, (side * side, units), as a side x side image: the
+    pattern the unit (a dense unit, or a convolution filter) responds to."""
     import numpy as np
 
     units = min(kernel.shape[1], limit)
@@ -311,7 +314,7 @@ def first_layer_weights_figure(kernel: np.ndarray, limit: int = 100) -> Figure:
     image = None
     for unit, ax in enumerate(axes[:units]):
         image = ax.imshow(
-            kernel[:, unit].reshape(IMAGE_SHAPE), cmap="RdBu_r", vmin=-scale, vmax=scale
+            kernel[:, unit].reshape(side, side), cmap="RdBu_r", vmin=-scale, vmax=scale
         )
         ax.set_xticks([])
         ax.set_yticks([])
@@ -459,7 +462,9 @@ class RunPlotData:
     labels: np.ndarray  # (N,) true digits
     probabilities: np.ndarray  # (N, 10) the model's softmax
     confusion: np.ndarray  # (10, 10) rows: true digit, columns: predicted digit
-    first_kernel: np.ndarray  # (400, units) the first layer's weights
+    # The first layer's weights as (pixels, units) and the side of their square, when that layer
+    # weighs the image directly (dense, or a one-channel conv2d); None otherwise.
+    first_filters: tuple[np.ndarray, int] | None
     compared: Sequence[ComparedRun] = ()  # with --all: every run of the results folder
 
     @property
@@ -541,9 +546,11 @@ FIGURES: tuple[FigureKind, ...] = (
         "first_layer_weights",
         "First-layer weights",
         "each first-layer unit's weights as an image",
-        "Each hidden unit of the first layer weighs the 400 pixels; shown as a 20x20 image, red "
-        "pixels excite the unit and blue ones inhibit it.",
-        lambda data: first_layer_weights_figure(data.first_kernel),
+        "Each unit (or filter) of the first layer weighs the pixels it sees; shown as an image, "
+        "red pixels excite the unit and blue ones inhibit it.",
+        lambda data: first_layer_weights_figure(*data.first_filters),  # type: ignore[misc]
+        applies=lambda data: data.first_filters is not None,
+        when="if the first layer reads the pixels (dense, or conv2d on the image)",
     ),
     FigureKind(
         "compare_learning_curves",
@@ -636,7 +643,7 @@ def read_plot_data(
         labels=predictions.y,
         probabilities=predictions.probabilities,
         confusion=np.asarray(evaluation.scores.confusion_matrix),
-        first_kernel=weights.kernels[0],
+        first_filters=weights.first_layer_filters(),
         compared=_runs_to_compare(run_dir.parent, warnings) if all_runs else (),
     )
     return data, evaluation, warnings

@@ -295,11 +295,11 @@ def _write_run(
     started: float,
     metadata: dict[str, Any],
 ) -> TrainResult:
-    from digitcli.model import save_weights_npz
+    from digitcli.weights import save_keras_weights
 
     try:
         model.save(staging / KERAS_FILE)
-        save_weights_npz(model, config.model, staging / WEIGHTS_FILE)
+        save_keras_weights(model, config.model.layers, staging / WEIGHTS_FILE)
         save_config(config, staging / CONFIG_FILE)
         write_history(staging, history)
     except OSError as exc:
