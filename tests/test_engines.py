@@ -34,13 +34,26 @@ def dataset() -> Dataset:
     return load_dataset(DataConfig(limit=300), seed=5)
 
 
-def fresh_model(seed: int = 3, optimizer: Any = None) -> Any:
+# A tiny convolutional network with dropout: the layers whose training differs from Dense's.
+CONV_LAYERS: list[dict[str, Any]] = [
+    {"type": "conv2d", "filters": 4, "kernel_size": 3},
+    {"type": "max_pool"},
+    {"type": "flatten"},
+    {"type": "dropout", "rate": 0.5},
+    {"units": 10, "activation": "linear"},
+]
+
+
+def fresh_model(seed: int = 3, optimizer: Any = None, layers: Any = None) -> Any:
     import keras
 
     from digitcli.model import build_model
 
     keras.utils.set_random_seed(seed)
-    model = build_model(ModelConfig(), learning_rate=0.001)
+    model_config = (
+        ModelConfig() if layers is None else ModelConfig.model_validate({"layers": layers})
+    )
+    model = build_model(model_config, learning_rate=0.001)
     if optimizer is not None:
         model.compile(
             optimizer=optimizer,
@@ -109,6 +122,28 @@ def test_fast_and_keras_engines_train_identically(dataset: Dataset, augment: boo
         states[TrainingEngine.fast], states[TrainingEngine.keras], strict=True
     ):
         np.testing.assert_allclose(fast_state, keras_state, atol=TOLERANCE, rtol=0)
+
+
+def test_fast_and_keras_engines_train_a_conv_model_with_dropout_identically(
+    dataset: Dataset,
+) -> None:
+    """The same batches and the same dropout masks (Keras's seeded generator) in both engines; the
+    fast one on TensorFlow's default executor, as `train` runs convolutional models."""
+    histories, weights = {}, {}
+    for engine in (TrainingEngine.fast, TrainingEngine.keras):
+        model = fresh_model(layers=CONV_LAYERS)
+        histories[engine] = fit(engine, request(model, dataset, epochs=2, parallel_ops=True))
+        weights[engine] = model.get_weights()
+    assert_histories_close(histories[TrainingEngine.fast], histories[TrainingEngine.keras])
+    for fast_weight, keras_weight in zip(
+        weights[TrainingEngine.fast], weights[TrainingEngine.keras], strict=True
+    ):
+        np.testing.assert_allclose(fast_weight, keras_weight, atol=TOLERANCE, rtol=0)
+    # Deterministic: the same seed gives the same weights again, dropout included.
+    again = fresh_model(layers=CONV_LAYERS)
+    fit(TrainingEngine.fast, request(again, dataset, epochs=2, parallel_ops=True))
+    for one, other in zip(weights[TrainingEngine.fast], again.get_weights(), strict=True):
+        np.testing.assert_array_equal(one, other)
 
 
 def test_the_model_learns(dataset: Dataset) -> None:

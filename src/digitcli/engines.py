@@ -10,7 +10,10 @@ scheduling overhead. The fast engine keeps the data as tensors and runs every st
 the validation pass, inside one `tf.function` (Python runs once per epoch), and it
 
 - runs the epoch on TensorFlow's single-threaded executor: handing microsecond operations between
-  threads costs more than it saves (a quarter of the time per step on a 2-core machine);
+  threads costs more than it saves (a quarter of the time per step on a 2-core machine). Models
+  with convolutions (`FitRequest.parallel_ops`, from the layer table) keep the default executor:
+  their operations are big enough to share, and an epoch took 2.6 s there against 3.7 s on the
+  single-threaded one (a small CNN, 10,000 MNIST images, batch 32; bench/train_conv.py);
 - writes the loop with `tf.while_loop` rather than having autograph convert Python code, which took
   most of the first epoch's time;
 - applies Adam itself, with the optimizer's own variables (moments, step count, learning rate), in
@@ -29,6 +32,7 @@ exactly the batches an uninterrupted run would have seen.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -109,6 +113,9 @@ class FitRequest:
     seed: int
     augment: AugmentConfig
     start_epoch: int = 0  # epochs already done (resume)
+    # Run the fast engine's epoch on TensorFlow's default multi-threaded executor instead of the
+    # single-threaded one: right for convolutions, whose operations are big enough to share.
+    parallel_ops: bool = False
     on_epoch_end: EpochCallback | None = None
     should_stop: StopCheck | None = None
 
@@ -192,6 +199,13 @@ def _optimizer_update(model: keras.Model) -> Callable[[Sequence[Any]], None]:
     return adam
 
 
+def _executor(tf: Any, parallel_ops: bool) -> contextlib.AbstractContextManager[Any]:
+    """Where an epoch's operations run: TF's default executor, or one after another on this thread."""
+    if parallel_ops:
+        return contextlib.nullcontext()
+    return tf.experimental.function_executor_type(_SINGLE_THREADED_EXECUTOR)
+
+
 def _fit_fast(request: FitRequest) -> list[EpochLog]:
     from digitcli.tf_runtime import load_tensorflow
 
@@ -264,7 +278,7 @@ def _fit_fast(request: FitRequest) -> list[EpochLog]:
         else:
             images = resident
         order = tf.constant(epoch_permutation(request.seed, epoch, count))
-        with tf.experimental.function_executor_type(_SINGLE_THREADED_EXECUTOR):
+        with _executor(tf, request.parallel_ops):
             results = run_epoch(images, order)
         loss, accuracy, val_loss, val_accuracy = (float(value) for value in results)
         log = EpochLog(epoch, loss, accuracy, val_loss, val_accuracy, time.perf_counter() - started)

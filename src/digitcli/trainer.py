@@ -26,6 +26,7 @@ from digitcli.data import Dataset, Split, load_dataset
 from digitcli.engines import EpochLog, FitRequest, fit
 from digitcli.errors import DigitcliError, ModelError, OutputError, TrainingInterrupted
 from digitcli.inference import NumpyModel, cross_entropy
+from digitcli.layers import parallel_ops
 from digitcli.run_files import epoch_log_from_dict, write_history, write_metrics, write_run_info
 from digitcli.runs import (
     CHECKPOINT_DIR,
@@ -258,6 +259,7 @@ def train(
                     seed=config.seed,
                     augment=config.data.augment,
                     start_epoch=done,
+                    parallel_ops=parallel_ops(config.model.layers),
                     on_epoch_end=hooks.on_epoch,
                     should_stop=stop,
                 ),
