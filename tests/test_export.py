@@ -100,6 +100,38 @@ def test_each_format_exports_and_matches_the_model(
     assert np.max(np.abs(actual - expected)) <= 1e-4
 
 
+@pytest.fixture(scope="module")
+def conv_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run of a small convolutional network (every spatial layer type), 2 epochs on 600 digits."""
+    from digitcli.config import load_config
+    from digitcli.trainer import train
+
+    config_file = tmp_path_factory.mktemp("conv") / "conv.yaml"
+    config_file.write_text(
+        "model:\n  layers:\n"
+        "    - {type: conv2d, filters: 4, kernel_size: 3, padding: same}\n"
+        "    - {type: max_pool}\n"
+        "    - {type: conv2d, filters: 6, kernel_size: 3, strides: 2}\n"
+        "    - {type: avg_pool, pool_size: 2, strides: 1}\n"
+        "    - {type: flatten}\n"
+        "    - {type: dropout, rate: 0.2}\n"
+        "    - {units: 10, activation: linear}\n"
+    )
+    root = tmp_path_factory.mktemp("conv-results")
+    overrides = [f"output.dir={root}", "train.epochs=2", "data.limit=600"]
+    return train(load_config(config_file, overrides), label="conv").run_dir
+
+
+@pytest.mark.parametrize("export_format", FORMATS)
+def test_a_conv_model_exports_in_each_format(conv_run: Path, export_format: ExportFormat) -> None:
+    result = export_model(conv_run, export_format, output=Path("out") / export_format.value)
+    assert 0.0 <= result.max_abs_diff <= 1e-4
+    x = sample_images(20)
+    expected = NumpyModel.load(conv_run / "weights.npz").logits(x)
+    actual = _logits_from_runtime(result.path, export_format, x)
+    assert np.max(np.abs(actual - expected)) <= 1e-4
+
+
 def test_sample_images_are_real_canonical_digits() -> None:
     x = sample_images(100)
     assert x.shape == (100, 400) and x.dtype == np.float32
