@@ -33,12 +33,19 @@ class PixelOrder(str, Enum):
 
 
 class Activation(str, Enum):
-    """A Dense layer's activation (config `model.layers.N.activation`)."""
+    """A dense or conv2d layer's activation (config `model.layers.N.activation`)."""
 
     relu = "relu"
     linear = "linear"
     sigmoid = "sigmoid"
     tanh = "tanh"
+
+
+class Padding(str, Enum):
+    """How a conv2d layer treats the image's border (config `model.layers.N.padding`)."""
+
+    valid = "valid"  # no padding: the output shrinks by kernel_size - 1
+    same = "same"  # zero padding so that the output is ceil(input / strides) wide
 
 
 class TrainingEngine(str, Enum):

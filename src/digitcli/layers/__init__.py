@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field
 
 from digitcli.layers.base import LayerBase, LayerFitError, Shape, describe
-from digitcli.layers.conv import Conv2D, Padding
+from digitcli.layers.conv import Conv2D
 from digitcli.layers.dense import Dense
 from digitcli.layers.pooling import AvgPool, MaxPool
 from digitcli.layers.reshaping import Dropout, Flatten
@@ -39,7 +39,6 @@ __all__ = [
     "LayerFitError",
     "LayerList",
     "MaxPool",
-    "Padding",
     "PlacedLayer",
     "Shape",
     "check_output",

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import Enum
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
 
-from digitcli.layers.base import NUMPY_ACTIVATIONS, Activation, LayerBase, Shape, describe
-
-
-class Padding(str, Enum):
-    valid = "valid"  # no padding: the output shrinks by kernel_size - 1
-    same = "same"  # zero padding so that the output is ceil(input / strides) wide
+from digitcli.layers.base import NUMPY_ACTIVATIONS, LayerBase, Shape, describe
+from digitcli.vocabulary import Activation, Padding
 
 
 def output_side(size: int, window: int, strides: int, padding: Padding) -> int:

@@ -8,7 +8,8 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from digitcli.layers.base import NUMPY_ACTIVATIONS, Activation, LayerBase, Shape
+from digitcli.layers.base import NUMPY_ACTIVATIONS, LayerBase, Shape
+from digitcli.vocabulary import Activation
 
 
 class Dense(LayerBase):

@@ -9,10 +9,12 @@ import numpy as np
 from pydantic import Field
 
 from digitcli.layers.base import LayerBase, Shape, describe
-from digitcli.layers.conv import Padding, output_side, shifted
+from digitcli.layers.conv import output_side, shifted
+from digitcli.vocabulary import Padding
 
 
 class _Pool(LayerBase):
+    type: str  # each pooling type narrows it to its Literal; declared here so it is listed first
     pool_size: int = Field(
         2, gt=0, description="Side of the square window in pixels."
     )  # 2x2 halves the image, the usual step
