@@ -4,7 +4,7 @@ when a config loads, and a flat 400-pixel input reaches spatial layers as the 20
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -89,6 +89,11 @@ def test_numpy_forward_pass_matches_keras_for_every_layer_type(
 
 def test_every_example_network_is_valid_and_every_type_has_one() -> None:
     assert set(EXAMPLES) == set(LAYER_TYPES)
+
+
+def test_each_table_entry_is_tagged_with_its_type() -> None:
+    for tag, kind in LAYER_TYPES.items():
+        assert kind.model_fields["type"].annotation == Literal[tag]  # type: ignore[valid-type]
 
 
 def test_spatial_layers_see_the_canonical_image_upright() -> None:

@@ -7,19 +7,13 @@ error is re-raised as one `ConfigError` line naming the file, the key path and w
 from __future__ import annotations
 
 import copy
-import math
-import types
-import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -32,8 +26,10 @@ from digitcli.layers import (
     LayerFitError,
     LayerList,
     check_output,
+    parameter_count,
     plan,
 )
+from digitcli.strict import StrictModel
 from digitcli.vocabulary import (
     NUM_CLASSES,
     Activation,
@@ -47,56 +43,7 @@ from digitcli.vocabulary import (
 MAX_PARAMETERS = 20_000_000
 
 
-def _scalar_type(annotation: Any) -> Any:
-    """`int` for `int` and `int | None`; the annotation itself otherwise."""
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        inner = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-        return inner[0] if len(inner) == 1 else annotation
-    return annotation
-
-
-def _whole_number(value: Any) -> Any:
-    """Pydantic's lax mode reads `true` as 1 and cannot parse "1e308": be strict and say why."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a whole number, got a boolean ({str(value).lower()})")
-    number = value
-    if isinstance(value, str):  # YAML reads 1e3 (no dot) as a string
-        try:
-            return int(value.strip())
-        except ValueError:
-            try:
-                number = float(value)
-            except ValueError:
-                raise ValueError(f"expected a whole number, got {value!r}") from None
-    if isinstance(number, float):
-        if not math.isfinite(number) or number != int(number):
-            raise ValueError(f"expected a whole number, got {value!r}")
-        return int(number)
-    return value
-
-
-def _check_scalar(expected: Any, value: Any) -> Any:
-    if expected is int:
-        return _whole_number(value)
-    if expected is float and isinstance(value, bool):
-        raise ValueError(f"expected a number, got a boolean ({str(value).lower()})")
-    if expected is bool and not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {value!r}")
-    return value
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _strict_scalars(cls, value: Any, info: ValidationInfo) -> Any:
-        if value is None or info.field_name is None:
-            return value
-        return _check_scalar(_scalar_type(cls.model_fields[info.field_name].annotation), value)
-
-
-class AugmentConfig(_Strict):
+class AugmentConfig(StrictModel):
     """Random changes applied to training images each epoch, so the model copes with real drawings."""
 
     enabled: bool = Field(
@@ -116,7 +63,7 @@ class AugmentConfig(_Strict):
     )
 
 
-class DataConfig(_Strict):
+class DataConfig(StrictModel):
     source: DataSource = Field(
         DataSource.digits, description="Where images come from: digits, mnist, npy or folder."
     )
@@ -164,7 +111,7 @@ def _reference_layers() -> list[LayerConfig]:
     ]
 
 
-class ModelConfig(_Strict):
+class ModelConfig(StrictModel):
     # vocabulary.INPUT_SIZE, spelled out: a Literal type takes only a number (test_vocabulary checks).
     input_size: Literal[400] = Field(
         400, description="Pixels per image: every source delivers 20x20 = 400."
@@ -185,25 +132,16 @@ class ModelConfig(_Strict):
 
     @model_validator(mode="after")
     def _size_is_sane(self) -> ModelConfig:
-        count = parameter_count(self.input_size, [layer.units for layer in self.layers])
+        count = parameter_count(self.layers, self.input_size)
         if count > MAX_PARAMETERS:
             raise ValueError(
                 f"the layers add up to {count:,} parameters, more than the limit of "
-                f"{MAX_PARAMETERS:,}; use fewer units"
+                f"{MAX_PARAMETERS:,}; use fewer units or filters"
             )
         return self
 
 
-def parameter_count(input_size: int, units: list[int]) -> int:
-    """Weights and biases of a stack of Dense layers."""
-    count, fan_in = 0, input_size
-    for width in units:
-        count += (fan_in + 1) * width
-        fan_in = width
-    return count
-
-
-class TrainConfig(_Strict):
+class TrainConfig(StrictModel):
     engine: TrainingEngine = Field(
         TrainingEngine.fast, description="fast (compiled epoch loop) or keras (model.fit)."
     )
@@ -212,13 +150,13 @@ class TrainConfig(_Strict):
     learning_rate: float = Field(0.001, gt=0, le=10, description="Adam's step size.")
 
 
-class OutputConfig(_Strict):
+class OutputConfig(StrictModel):
     dir: str = Field(
         "results", min_length=1, description="Results root: each run gets a folder here."
     )
 
 
-class Config(_Strict):
+class Config(StrictModel):
     seed: int = Field(
         1234, ge=0, le=2**31 - 1, description="Seeds weights, splits, shuffling and augmentation."
     )

@@ -87,6 +87,10 @@ def _list_item_models(annotation: Any) -> list[type[BaseModel]]:
     if typing.get_origin(item) is typing.Annotated:
         item = typing.get_args(item)[0]
     members = typing.get_args(item) if typing.get_origin(item) in _UNIONS else (item,)
+    members = tuple(  # a tagged union's members are Annotated[Model, Tag(...)]
+        typing.get_args(member)[0] if typing.get_origin(member) is typing.Annotated else member
+        for member in members
+    )
     return [model for model in map(_model_class, members) if model is not None]
 
 

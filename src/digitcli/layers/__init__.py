@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import typing
 from dataclasses import dataclass
+from math import prod
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import Discriminator, Tag
 
 from digitcli.layers.base import LayerBase, LayerFitError, Shape, describe
 from digitcli.layers.conv import Conv2D
@@ -43,34 +44,39 @@ __all__ = [
     "Shape",
     "check_output",
     "parallel_ops",
+    "parameter_count",
     "plan",
 ]
 
 # What a spatial layer sees of the flat input: the canonical image with one channel.
 IMAGE_INPUT_SHAPE: Shape = (*IMAGE_SHAPE, 1)
 
-# The table: one entry per type, told apart by its `type` key.
+
+def _layer_type(value: Any) -> str:
+    """A layer's `type`; a mapping without one is dense, so configs and runs saved before layer
+    types existed load unchanged."""
+    if isinstance(value, dict):
+        return str(value.get("type", "dense"))
+    return str(getattr(value, "type", ""))
+
+
+# The table: one entry per type, its tag the value of its `type` key (a test checks they agree).
 LayerConfig = Annotated[
-    Dense | Conv2D | MaxPool | AvgPool | Flatten | Dropout, Field(discriminator="type")
+    Annotated[Dense, Tag("dense")]
+    | Annotated[Conv2D, Tag("conv2d")]
+    | Annotated[MaxPool, Tag("max_pool")]
+    | Annotated[AvgPool, Tag("avg_pool")]
+    | Annotated[Flatten, Tag("flatten")]
+    | Annotated[Dropout, Tag("dropout")],
+    Discriminator(_layer_type),
 ]
 
 LAYER_TYPES: dict[str, type[LayerBase]] = {
-    typing.get_args(cls.model_fields["type"].annotation)[0]: cls
-    for cls in typing.get_args(typing.get_args(LayerConfig)[0])
+    typing.get_args(member)[1].tag: typing.get_args(member)[0]
+    for member in typing.get_args(typing.get_args(LayerConfig)[0])
 }
 
-
-def _dense_by_default(value: Any) -> Any:
-    """A layer without `type` is dense: configs and runs saved before layer types still load."""
-    if isinstance(value, list):
-        return [
-            {"type": "dense", **item} if isinstance(item, dict) and "type" not in item else item
-            for item in value
-        ]
-    return value
-
-
-LayerList = Annotated[list[LayerConfig], BeforeValidator(_dense_by_default)]
+LayerList = list[LayerConfig]
 
 
 @dataclass(frozen=True)
@@ -155,6 +161,15 @@ def check_output(layers: typing.Sequence[LayerBase]) -> None:
             "the last layer must be linear: the loss is computed from logits "
             f"(got {output.activation.value})",
         )
+
+
+def parameter_count(layers: typing.Sequence[LayerBase], input_size: int = INPUT_SIZE) -> int:
+    """Weights and biases of all layers (layers that fit: see `plan`)."""
+    return sum(
+        prod(shape)
+        for placed in plan(layers, input_size)
+        for shape in placed.weight_shapes.values()
+    )
 
 
 def parallel_ops(layers: typing.Sequence[LayerBase]) -> bool:

@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
+from digitcli.strict import StrictModel
 from digitcli.vocabulary import Activation
 
 Shape = tuple[int, ...]
@@ -60,10 +60,8 @@ def describe(shape: Shape) -> str:
     return "x".join(str(size) for size in shape) if len(shape) == 3 else f"{shape[0]} values"
 
 
-class LayerBase(BaseModel):
+class LayerBase(StrictModel):
     """Common behaviour; each subclass adds `type: Literal[...]` and its own fields."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     # What input this type takes: 1 a flat vector, 3 an image (height, width, channels), None any.
     input_rank: ClassVar[int | None] = None
