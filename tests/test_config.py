@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from digitcli.config import Config, config_to_yaml, load_config, save_config
 from digitcli.errors import ConfigError, ExitCode
+from digitcli.layers import Dense
+from digitcli.vocabulary import Activation
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -23,10 +25,10 @@ def write(path: Path, text: str) -> Path:
 
 def test_defaults_are_the_reference_recipe() -> None:
     config = load_config(None)
-    assert [(layer.units, layer.activation.value) for layer in config.model.layers] == [
-        (25, "relu"),
-        (15, "relu"),
-        (10, "linear"),
+    assert config.model.layers == [
+        Dense(units=25, activation=Activation.relu),
+        Dense(units=15, activation=Activation.relu),
+        Dense(units=10, activation=Activation.linear),
     ]
     assert config.model.input_size == 400
     assert (config.train.epochs, config.train.batch_size, config.train.learning_rate) == (
@@ -82,7 +84,7 @@ def test_overrides_win_over_the_file(tmp_path: Path) -> None:
     config = load_config(path, ["train.epochs=5", "model.layers.0.units=64", "data.limit=100"])
     assert config.train.epochs == 5
     assert config.train.batch_size == 16  # untouched keys keep the file's value
-    assert config.model.layers[0].units == 64
+    assert config.model.layers[0] == Dense(units=64, activation=Activation.relu)
     assert config.data.limit == 100
 
 

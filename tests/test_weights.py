@@ -9,7 +9,7 @@ import pytest
 
 from digitcli.errors import ModelError
 from digitcli.inference import NumpyModel
-from digitcli.layers import Conv2D, Dense, Flatten
+from digitcli.layers import Conv2D, Dense, Flatten, LayerBase
 from digitcli.vocabulary import Activation
 from digitcli.weights import FORMAT_VERSION, StoredModel, load_weights, save_weights
 
@@ -77,7 +77,7 @@ def test_format_2_round_trips_every_layer_and_array(tmp_path: Path) -> None:
 
 def test_unusable_files_are_one_model_error(tmp_path: Path) -> None:
     rng = np.random.default_rng(4)
-    layers: list = [Dense(units=10, activation=Activation.linear)]
+    layers: list[LayerBase] = [Dense(units=10, activation=Activation.linear)]
     good = [{"kernel": rng.random((400, 10), np.float32), "bias": rng.random(10, np.float32)}]
     save_weights(StoredModel(layers, good), tmp_path / "good.npz")
     with np.load(tmp_path / "good.npz") as archive:

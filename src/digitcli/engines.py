@@ -204,7 +204,10 @@ def _executor(tf: Any, parallel_ops: bool) -> contextlib.AbstractContextManager[
     """Where an epoch's operations run: TF's default executor, or one after another on this thread."""
     if parallel_ops:
         return contextlib.nullcontext()
-    return tf.experimental.function_executor_type(_SINGLE_THREADED_EXECUTOR)
+    single: contextlib.AbstractContextManager[Any] = tf.experimental.function_executor_type(
+        _SINGLE_THREADED_EXECUTOR
+    )
+    return single
 
 
 def _fit_fast(request: FitRequest) -> list[EpochLog]:

@@ -20,7 +20,8 @@ Shape = tuple[int, ...]
 
 
 def _relu(x: np.ndarray) -> np.ndarray:
-    return np.maximum(x, 0, out=x)
+    result: np.ndarray = np.maximum(x, 0, out=x)
+    return result
 
 
 def _linear(x: np.ndarray) -> np.ndarray:
@@ -33,7 +34,8 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _tanh(x: np.ndarray) -> np.ndarray:
-    return np.tanh(x)
+    result: np.ndarray = np.tanh(x)
+    return result
 
 
 # In place where possible: the input is always a fresh product, never the caller's array.

@@ -54,7 +54,7 @@ class MaxPool(_Pool):
 
     def forward(self, x: np.ndarray, weights: Mapping[str, np.ndarray]) -> np.ndarray:
         parts = self._shifted(x)
-        result = parts[0].copy()
+        result: np.ndarray = parts[0].copy()
         for part in parts[1:]:
             np.maximum(result, part, out=result)
         return result
@@ -72,7 +72,7 @@ class AvgPool(_Pool):
 
     def forward(self, x: np.ndarray, weights: Mapping[str, np.ndarray]) -> np.ndarray:
         parts = self._shifted(x)
-        result = parts[0].copy()
+        result: np.ndarray = parts[0].copy()
         for part in parts[1:]:
             result += part
         result /= np.float32(len(parts))  # the mean, as Keras: sum, then divide
