@@ -191,12 +191,15 @@ def train(
     name: str | None = None,
     metadata: dict[str, Any] | None = None,
     keep_interrupted: bool = True,
+    handle_signals: bool = True,
 ) -> TrainResult:
     """Train per `config` (or continue the interrupted run `resume`) and write the run directory.
 
     `name` names the run's folder exactly (it must be free; otherwise a unique name is made from
     the time and `label`); `metadata` is recorded in run.json (label, source run, sweep trial).
-    With `keep_interrupted` False an interrupted run is deleted instead of checkpointed.
+    With `keep_interrupted` False an interrupted run is deleted instead of checkpointed. With
+    `handle_signals` False, Ctrl-C is left to the caller, which stops training through
+    `callbacks.should_stop`.
     """
     hooks = callbacks or TrainCallbacks()
     started = time.perf_counter()
@@ -240,7 +243,8 @@ def train(
     if hooks.on_start is not None:
         hooks.on_start(config.train.epochs, done)
     try:
-        with graceful_interrupts() as interrupted:
+        signals = graceful_interrupts() if handle_signals else contextlib.nullcontext(_StopFlag())
+        with signals as interrupted:
             asked = hooks.should_stop
 
             def stop() -> bool:
