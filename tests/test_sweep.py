@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
 from digitcli.cli import app
 from digitcli.config import load_config
@@ -88,14 +89,15 @@ def sweep_process(spec: Path, *args: str) -> subprocess.Popen[str]:
         ),
     ],
 )
-def test_bad_specs_are_one_line(runner, changes: dict[str, Any], message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_specs_are_one_line(runner: CliRunner, changes: dict[str, Any], message: str) -> None:
     write_spec(Path("spec.yaml"), **changes)
     result = runner.invoke(app, ["sweep", "spec.yaml"])
     assert (result.exit_code, result.stderr) == (2, message)
     assert not Path("results").exists()
 
 
-def test_a_sweep_of_tiny_trials(runner) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.slow
+def test_a_sweep_of_tiny_trials(runner: CliRunner) -> None:
     write_spec(Path("spec.yaml"))
     result = runner.invoke(app, ["sweep", "spec.yaml"])
     assert result.exit_code == 0, result.stderr
@@ -140,6 +142,7 @@ def test_a_sweep_of_tiny_trials(runner) -> None:  # type: ignore[no-untyped-def]
     assert len(list_runs(Path("results"))) == 3
 
 
+@pytest.mark.slow
 def test_a_hopeless_trial_is_pruned_and_leaves_no_run(tmp_path: Path) -> None:
     """Trial 0 learns (learning rate 0.01), trial 1 cannot (1e-7): after its first epoch it is
     below the median of earlier trials and stops; only complete runs get a folder."""
@@ -171,6 +174,7 @@ def test_a_hopeless_trial_is_pruned_and_leaves_no_run(tmp_path: Path) -> None:
     assert not list((tmp_path / "results").glob("*.partial"))
 
 
+@pytest.mark.slow
 def test_processes_sharing_one_storage_run_each_trial_once(tmp_path: Path) -> None:
     """`--jobs 2` (two workers) and a second `sweep` process on the same SQLite file: together they
     complete the study's 5 trials, each trial one run, none run twice."""
@@ -199,6 +203,7 @@ def test_processes_sharing_one_storage_run_each_trial_once(tmp_path: Path) -> No
     assert sorted(started) == sorted({trial_number for trial_number in started})  # none twice
 
 
+@pytest.mark.slow
 def test_an_interrupted_sweep_keeps_its_trials_and_continues(tmp_path: Path) -> None:
     spec = write_spec(tmp_path / "spec.yaml", trials=3)
     os.chdir(tmp_path)
