@@ -113,7 +113,7 @@ def test_a_sweep_of_tiny_trials(runner: CliRunner) -> None:
         assert meta["sweep"] == {"study": "tiny", "trial": trial.number}
         config = load_config(run / "config.yaml")
         assert config.train.learning_rate == trial.params["train.learning_rate"]
-        assert config.model.layers[0].units == trial.params["model.layers.0.units"]
+        assert config.model.layers[0].model_dump()["units"] == trial.params["model.layers.0.units"]
         metrics = json.loads((run / "metrics.json").read_text())
         assert trial.value == metrics["validation"]["accuracy"]
     # The table: best first.

@@ -183,16 +183,25 @@ def _created(meta: dict[str, Any]) -> datetime | None:
     return None
 
 
+def _short_layer(layer: dict[str, Any]) -> str:
+    kind = str(layer.get("type", "?"))
+    if kind == "conv2d":
+        return f"conv{layer.get('filters')}x{layer.get('kernel_size')}"
+    if kind in ("max_pool", "avg_pool"):
+        return f"{kind.replace('_', '')}{layer.get('pool_size', '')}"
+    if kind == "dropout":
+        return f"dropout{layer.get('rate')}"
+    return kind
+
+
 def _layer_summary(layer: Any, last: bool) -> str:
+    """`25` for a Dense layer (`25:tanh` when not the usual activation), `conv16x3`, `maxpool2`..."""
     if not isinstance(layer, dict):
         return "?"
-    if "units" in layer:
-        activation = layer.get("activation", "relu")
-        plain = "linear" if last else "relu"
-        return f"{layer['units']}" + ("" if activation == plain else f":{activation}")
-    kind = str(layer.get("type", "?"))
-    settings = [f"{value}" for key, value in layer.items() if key != "type"]
-    return f"{kind}({','.join(settings)})" if settings else kind
+    text = str(layer["units"]) if "units" in layer else _short_layer(layer)
+    activation = layer.get("activation")
+    usual = "linear" if last else "relu"
+    return text if activation in (None, usual) else f"{text}:{activation}"
 
 
 def model_summary(config: dict[str, Any] | None) -> str | None:
