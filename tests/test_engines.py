@@ -34,9 +34,11 @@ def dataset() -> Dataset:
     return load_dataset(DataConfig(limit=300), seed=5)
 
 
-# A tiny convolutional network with dropout: the layers whose training differs from Dense's.
+# A tiny convolutional network with batch normalisation and dropout: the layers whose training
+# differs from Dense's (moving averages, random masks).
 CONV_LAYERS: list[dict[str, Any]] = [
     {"type": "conv2d", "filters": 4, "kernel_size": 3},
+    {"type": "batch_norm"},
     {"type": "max_pool"},
     {"type": "flatten"},
     {"type": "dropout", "rate": 0.5},
@@ -124,7 +126,7 @@ def test_fast_and_keras_engines_train_identically(dataset: Dataset, augment: boo
         np.testing.assert_allclose(fast_state, keras_state, atol=TOLERANCE, rtol=0)
 
 
-def test_fast_and_keras_engines_train_a_conv_model_with_dropout_identically(
+def test_fast_and_keras_engines_train_a_conv_model_with_batch_norm_and_dropout_identically(
     dataset: Dataset,
 ) -> None:
     """The same batches and the same dropout masks (Keras's seeded generator) in both engines; the

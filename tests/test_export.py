@@ -102,7 +102,7 @@ def test_each_format_exports_and_matches_the_model(
 
 @pytest.fixture(scope="module")
 def conv_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A run of a small convolutional network (every spatial layer type), 2 epochs on 600 digits."""
+    """A run of a small convolutional network (every layer type), 2 epochs on 600 digits."""
     from digitcli.config import load_config
     from digitcli.trainer import train
 
@@ -110,6 +110,7 @@ def conv_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config_file.write_text(
         "model:\n  layers:\n"
         "    - {type: conv2d, filters: 4, kernel_size: 3, padding: same}\n"
+        "    - {type: batch_norm}\n"
         "    - {type: max_pool}\n"
         "    - {type: conv2d, filters: 6, kernel_size: 3, strides: 2}\n"
         "    - {type: avg_pool, pool_size: 2, strides: 1}\n"

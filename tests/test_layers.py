@@ -45,6 +45,15 @@ EXAMPLES: dict[str, list[dict[str, Any]]] = {
         OUTPUT,
     ],
     "flatten": [{"type": "flatten"}, {"units": 8}, {"type": "flatten"}, OUTPUT],
+    "batch_norm": [
+        {"type": "conv2d", "filters": 3, "kernel_size": 3, "activation": "linear"},
+        {"type": "batch_norm"},
+        {"type": "max_pool"},
+        {"type": "flatten"},
+        {"units": 12, "activation": "linear"},
+        {"type": "batch_norm", "epsilon": 0.01},
+        OUTPUT,
+    ],
     "dropout": [
         {"type": "dropout", "rate": 0.3},
         {"type": "conv2d", "filters": 2, "kernel_size": 3},
@@ -69,9 +78,11 @@ def test_numpy_forward_pass_matches_keras_for_every_layer_type(
     assert layer_type in {layer.type_name for layer in model_config.layers}
     keras.utils.set_random_seed(1)
     model = build_model(model_config)
-    # Random weights everywhere, biases included (Keras starts them at zero).
+    # Random weights everywhere, biases included (Keras starts them at zero); variances positive.
     rng = np.random.default_rng(2)
-    model.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in model.get_weights()])
+    for variable in model.weights:
+        value = rng.normal(0, 0.5, variable.shape).astype(np.float32)
+        variable.assign(np.abs(value) + 0.1 if "variance" in variable.path else value)
     save_keras_weights(model, model_config.layers, tmp_path / "weights.npz")
     numpy_model = NumpyModel.load(tmp_path / "weights.npz")
 

@@ -23,6 +23,7 @@ from pydantic import Discriminator, Tag
 from digitcli.layers.base import LayerBase, LayerFitError, Shape, describe
 from digitcli.layers.conv import Conv2D
 from digitcli.layers.dense import Dense
+from digitcli.layers.normalization import BatchNorm
 from digitcli.layers.pooling import AvgPool, MaxPool
 from digitcli.layers.reshaping import Dropout, Flatten
 from digitcli.vocabulary import IMAGE_SHAPE, INPUT_SIZE, NUM_CLASSES, Activation
@@ -31,6 +32,7 @@ __all__ = [
     "IMAGE_INPUT_SHAPE",
     "LAYER_TYPES",
     "AvgPool",
+    "BatchNorm",
     "Conv2D",
     "Dense",
     "Dropout",
@@ -67,7 +69,8 @@ LayerConfig = Annotated[
     | Annotated[MaxPool, Tag("max_pool")]
     | Annotated[AvgPool, Tag("avg_pool")]
     | Annotated[Flatten, Tag("flatten")]
-    | Annotated[Dropout, Tag("dropout")],
+    | Annotated[Dropout, Tag("dropout")]
+    | Annotated[BatchNorm, Tag("batch_norm")],
     Discriminator(_layer_type),
 ]
 
