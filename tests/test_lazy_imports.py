@@ -19,7 +19,18 @@ from digitcli.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
 # scipy covers scipy.ndimage: labelling one small digit in NumPy saves its ~0.2 s import.
-HEAVY = ("tensorflow", "keras", "matplotlib", "sklearn", "scipy", "pandas", "onnx", "onnxruntime")
+HEAVY = (
+    "tensorflow",
+    "keras",
+    "matplotlib",
+    "sklearn",
+    "scipy",
+    "pandas",
+    "onnx",
+    "onnxruntime",
+    "tf2onnx",
+    "optuna",
+)
 
 # Runs `digitcli ARGS` in-process once per argument list (the same `main` as the console script);
 # after each, prints which heavy libraries are loaded and whether our own modules were.
