@@ -125,6 +125,16 @@ def make_missing_run(folder: Path) -> list[str]:
     return ["evaluate", str(folder / "no-such-run")]
 
 
+def latest_pointer(text: str) -> Callable[[Path], list[str]]:
+    """`evaluate` (the latest run) with `text` in results/latest beside a complete run."""
+
+    def make(folder: Path) -> list[str]:
+        (folder / "results" / "latest").write_text(text)
+        return ["evaluate"]
+
+    return make
+
+
 Case = tuple[Callable[[Path], list[str]], int, str]
 
 CASES: dict[str, Case] = {
@@ -173,6 +183,22 @@ CASES: dict[str, Case] = {
     "labels out of range": (make_labels_out_of_range, 1, "y.npy: labels must be in 0-9, found 10"),
     "empty dataset folder": (make_empty_dataset_folder, 1, "no images found in subfolders"),
     "missing run": (make_missing_run, 1, "no-such-run: run directory not found"),
+    "latest names a deleted run": (
+        latest_pointer("20990101-gone\n"),
+        1,
+        "results/latest: names '20990101-gone', which does not exist;",
+    ),
+    "latest escapes upwards": (
+        latest_pointer("../../../etc\n"),
+        1,
+        "results/latest: names '../../../etc', which is not a run folder inside results;",
+    ),
+    "latest absolute": (
+        latest_pointer("/etc\n"),
+        1,
+        "results/latest: names '/etc', which is not a run folder inside results;",
+    ),
+    "latest empty": (latest_pointer(""), 1, "results/latest: is empty; write a run's name"),
 }
 
 

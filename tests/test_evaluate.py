@@ -120,9 +120,39 @@ def test_json_output_parses_and_the_matrix_sums_to_the_images(
     assert sum(map(sum, document["confusion_matrix"])) == document["n_images"]
     assert document["errors"] == document["n_images"] - np.trace(document["confusion_matrix"])
     assert document["run"] == str(run_copy.resolve())
-    saved = json.loads((run_copy / "evaluation.json").read_text())
-    assert saved == document
-    assert f"saved {run_copy / 'evaluation.json'}" in result.stderr
+    # A --json call (CI) prints the document and leaves the run's own record alone.
+    assert not (run_copy / "evaluation.json").exists()
+    assert "not saved (--output FILE saves it)" in result.stderr
+
+
+def test_only_the_runs_own_test_evaluation_is_its_record(runner, run_copy: Path) -> None:  # type: ignore[no-untyped-def]
+    record = run_copy / "evaluation.json"
+    plain = runner.invoke(app, ["evaluate", str(run_copy)])
+    assert plain.exit_code == 0, plain.stderr
+    assert f"saved {record}" in plain.stderr
+    saved = record.read_text()
+    assert json.loads(saved)["split"] == "test"
+    for other in (
+        ["--split", "validation"],
+        ["--set", "data.limit=200"],  # other data than the run was trained on
+        ["--json"],
+    ):
+        result = runner.invoke(app, ["evaluate", str(run_copy), *other])
+        assert result.exit_code == 0, result.stderr
+        assert record.read_text() == saved, other
+
+
+def test_output_folder_file_and_stdout(runner, run_copy: Path) -> None:  # type: ignore[no-untyped-def]
+    into = runner.invoke(app, ["evaluate", str(run_copy), "-o", "newdir/"])
+    assert into.exit_code == 0, into.stderr
+    assert json.loads(Path("newdir/evaluation.json").read_text())["split"] == "test"
+    Path("existing").mkdir()
+    assert runner.invoke(app, ["evaluate", str(run_copy), "-o", "existing"]).exit_code == 0
+    assert Path("existing/evaluation.json").is_file()
+    piped = runner.invoke(app, ["evaluate", str(run_copy), "-o", "-"])
+    assert piped.exit_code == 0, piped.stderr
+    assert json.loads(piped.stdout)["split"] == "test"  # the document only, no tables
+    assert not (run_copy / "evaluation.json").exists()
 
 
 def test_plain_output_is_readable_and_has_no_ansi_codes(
@@ -229,11 +259,19 @@ def test_another_data_source_split_and_output(
 
 def test_model_files_and_the_tf_engine(trained_run: Path, evaluation: Evaluation) -> None:
     by_dir = evaluation.to_dict()
-    with_tf = evaluate_run(trained_run / "model.keras", engine="tf")
+    with_tf = evaluate_run(trained_run / "model.keras")  # a named .keras file: its own engine
     assert with_tf.engine == "tf" and with_tf.model.endswith("model.keras")
     assert with_tf.run == evaluation.run  # a model file inside a run evaluates that run
     assert with_tf.scores.confusion_matrix == by_dir["confusion_matrix"]
     assert with_tf.scores.loss == pytest.approx(by_dir["loss"], abs=1e-5)
+
+
+def test_a_run_without_weights_falls_back_to_tensorflow(run_copy: Path) -> None:
+    (run_copy / "weights.npz").unlink()
+    evaluated = evaluate_run(run_copy)
+    assert evaluated.engine == "tf" and evaluated.model.endswith("model.keras")
+    with pytest.raises(ModelError, match="the NumPy engine reads weights.npz"):
+        evaluate_run(run_copy / "model.keras", engine="numpy")
 
 
 def test_a_bare_model_needs_a_config(

@@ -264,6 +264,23 @@ def test_file_formats_refuse_a_folder_as_output(runner: CliRunner, run_dir: Path
     )
 
 
+def test_tflite_to_stdout_and_through_links(runner: CliRunner, run_dir: Path) -> None:
+    piped = runner.invoke(app, ["export", "-f", "tflite", "-o", "-"])
+    assert piped.exit_code == 0, piped.stderr
+    assert piped.stdout_bytes[4:8] == b"TFL3"  # the flatbuffer itself, no path printed after it
+    Path("real.tflite").write_bytes(b"")
+    Path("link.tflite").symlink_to("real.tflite")
+    Path("null.tflite").symlink_to("/dev/null")
+    for name in ("link.tflite", "null.tflite"):
+        result = runner.invoke(app, ["export", "-f", "tflite", "-o", name])
+        assert result.exit_code == 0, result.stderr
+        assert Path(name).is_symlink()
+    assert Path("real.tflite").read_bytes() == piped.stdout_bytes
+    assert not [path for path in Path(".").iterdir() if path.name.endswith(".tmp")]
+    both = runner.invoke(app, ["export", "-f", "tflite", "-o", "-", "--json"])
+    assert both.exit_code == 2 and both.stderr.startswith("error: --output - writes the model")
+
+
 def test_run_without_keras_model(runner: CliRunner, run_dir: Path) -> None:
     (run_dir / "model.keras").unlink()
     with pytest.raises(ModelError, match=r"holds no model\.keras; export needs the Keras model$"):

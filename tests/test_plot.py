@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pytest
@@ -173,8 +174,8 @@ def test_an_interrupted_save_leaves_no_file(
 
     figure = learning_curves_figure([EpochLog(1, 1.0, 0.5, 1.0, 0.5, 0.1)], "demo")
 
-    def half_written(path: Path, **kwargs: object) -> None:
-        Path(path).write_bytes(b"\x89PNG half")
+    def half_written(target: BinaryIO, **kwargs: object) -> None:
+        target.write(b"\x89PNG half")  # figures render in memory first
         raise KeyboardInterrupt
 
     monkeypatch.setattr(figure, "savefig", half_written)

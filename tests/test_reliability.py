@@ -110,9 +110,13 @@ def test_partial_runs_are_never_used(trained_run: Path, tmp_path: Path) -> None:
         resolve_run(root / f"20990101-000000-x-abcdef{PARTIAL_SUFFIX}")
     complete = root / trained_run.name
     shutil.copytree(trained_run, complete)
-    (root / "latest").write_text("20990101-000000-x-abcdef.partial\n")  # a stale pointer
-    assert resolve_run(root) == complete
+    assert resolve_run(root) == complete  # no pointer: the newest complete run
+    (root / "latest").write_text(f"{complete.name}\n")
     assert resolve_run(root / "latest") == complete  # the pointer file itself is accepted
+    # A pointer naming an unfinished run is broken: an error, not silently another run.
+    (root / "latest").write_text("20990101-000000-x-abcdef.partial\n")
+    with pytest.raises(RunNotFoundError, match="which is not a complete run; write a run's name"):
+        resolve_run(root)
 
 
 def test_missing_run_directory_is_one_line() -> None:

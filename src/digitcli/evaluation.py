@@ -20,14 +20,13 @@ import numpy as np
 from digitcli.config import Config, load_config
 from digitcli.errors import DataError, ModelError, UsageError
 from digitcli.inference import NumpyModel, cross_entropy
+from digitcli.output_files import STDOUT, make_folder, names_folder, write_json
 from digitcli.run_files import read_run_info
 from digitcli.runs import (
     CONFIG_FILE,
     EVALUATION_FILE,
     RUN_FILE,
-    make_folder,
     resolve_model,
-    write_json_atomic,
 )
 from digitcli.softmax import my_softmax
 from digitcli.vocabulary import NUM_CLASSES, InferenceEngine, SplitName
@@ -42,7 +41,7 @@ class EvaluationTarget:
 
     model_dir: Path  # the folder holding config.yaml (normally the run directory)
     run_dir: Path | None  # set when model_dir is a complete run (has run.json)
-    weights: Path | None
+    weights: Path | None  # None when the user named a .keras file: that model is evaluated
     keras: Path | None
     config: Config  # the run's config with --config / --set applied
     run_config: Config | None  # the config the model was trained with, as saved
@@ -64,6 +63,7 @@ class SplitPredictions:
     warnings: tuple[str, ...]
     data_seconds: float
     predict_seconds: float
+    engine: str = InferenceEngine.numpy.value  # the engine that computed the logits
 
     @property
     def predicted(self) -> np.ndarray:
@@ -119,6 +119,11 @@ class Evaluation:
     @property
     def accuracy(self) -> float:
         return self.scores.accuracy
+
+    @property
+    def is_run_record(self) -> bool:
+        """The run's own test split on the data it was trained with: what evaluation.json keeps."""
+        return self.matches_run is True and self.split == SplitName.test.value
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document (schema: docs/evaluation-schema.md). Timings are left out: they vary."""
@@ -218,10 +223,11 @@ def resolve_target(
     if files.run_dir is not None and (files.run_dir / RUN_FILE).is_file():
         data = read_run_info(files.run_dir).get("data") or {}
         fingerprint = str(data["fingerprint"]) if data.get("fingerprint") else None
+    named_keras = path is not None and path.is_file() and path.suffix.lower() == ".keras"
     return EvaluationTarget(
         model_dir=model_dir,
         run_dir=files.run_dir,
-        weights=files.weights,
+        weights=None if named_keras else files.weights,
         keras=files.keras,
         config=effective_config(run_config, config_file, overrides),
         run_config=run_config,
@@ -229,13 +235,25 @@ def resolve_target(
     )
 
 
+def choose_engine(
+    target: EvaluationTarget, engine: InferenceEngine | str | None
+) -> InferenceEngine:
+    """The engine asked for; by default NumPy when there is a weights.npz, else TensorFlow (as predict
+    falls back), and TensorFlow for a named .keras file."""
+    if engine is not None:
+        return InferenceEngine(engine)
+    return InferenceEngine.numpy if target.weights is not None else InferenceEngine.tf
+
+
 def _logits(
     target: EvaluationTarget, x: np.ndarray, engine: InferenceEngine
 ) -> tuple[np.ndarray, str]:
     if engine is InferenceEngine.numpy:
         if target.weights is None:
+            named = target.keras if target.keras is not None else target.model_dir
             raise ModelError(
-                f"{target.model_dir}: no weights.npz for the NumPy engine; use --engine tf"
+                f"{named}: the NumPy engine reads weights.npz, and there is none to read here; "
+                "use --engine tf (or name the run directory or its weights.npz)"
             )
         return NumpyModel.load(target.weights).logits(x), str(target.weights)
     if target.keras is None:
@@ -253,13 +271,13 @@ def _logits(
 def predict_split(
     target: EvaluationTarget,
     split: SplitName | str = SplitName.test,
-    engine: InferenceEngine | str = InferenceEngine.numpy,
+    engine: InferenceEngine | str | None = None,
 ) -> tuple[SplitPredictions, str]:
     """Rebuild the data, run the model on one split; returns the predictions and the model file."""
     from digitcli.data import load_dataset
 
     split = SplitName(split)
-    engine = InferenceEngine(engine)
+    engine = choose_engine(target, engine)
     started = time.perf_counter()
     config = target.config
     dataset = load_dataset(config.data, config.seed)
@@ -297,6 +315,7 @@ def predict_split(
         warnings=tuple(warnings),
         data_seconds=data_seconds,
         predict_seconds=time.perf_counter() - started,
+        engine=engine.value,
     )
     return predictions, model_file
 
@@ -329,7 +348,7 @@ def evaluate_run(
     config_file: Path | None = None,
     overrides: list[str] | None = None,
     split: SplitName | str = SplitName.test,
-    engine: InferenceEngine | str = InferenceEngine.numpy,
+    engine: InferenceEngine | str | None = None,
     default_root: Path = Path("results"),
 ) -> Evaluation:
     """Evaluate the model at `path` (run dir, results root, model file; None: the latest run)."""
@@ -340,24 +359,41 @@ def evaluate_run(
         path, config_file=config_file, overrides=overrides, default_root=default_root
     )
     predictions, model_file = predict_split(target, split, engine)
-    return evaluate_predictions(target, predictions, model_file, InferenceEngine(engine).value)
+    return evaluate_predictions(target, predictions, model_file, predictions.engine)
 
 
-def evaluation_output_path(evaluation: Evaluation, output: Path | None) -> Path:
-    """Where evaluation.json goes: `--output` (a file, or a folder to put it in) or the run folder."""
-    if output is None:
-        return Path(evaluation.run) / EVALUATION_FILE
-    if output.is_dir():
-        return output / EVALUATION_FILE
-    return output
+def evaluation_output_path(
+    evaluation: Evaluation, output: str | Path | None, *, printed_json: bool = False
+) -> Path | None:
+    """Where the evaluation's JSON goes, or None for nowhere.
+
+    `output` (`-o`): a file; a folder (existing, or named with a trailing slash) for
+    evaluation.json inside it; `-` for stdout. Without it, `<run>/evaluation.json` is written
+    only for the run's own record: its test split, on the data it was trained with (the
+    fingerprint matches), and not when the document was printed with --json. Evaluations on other
+    data or splits never overwrite it.
+    """
+    if output is not None:
+        text = str(output)
+        if text == STDOUT:
+            return Path(STDOUT)
+        return Path(text) / EVALUATION_FILE if names_folder(text) else Path(text)
+    if printed_json or not evaluation.is_run_record:
+        return None
+    return Path(evaluation.run) / EVALUATION_FILE
 
 
-def save_evaluation(evaluation: Evaluation, output: Path | None = None) -> Path:
-    """Write the evaluation's JSON document atomically; returns the file written."""
-    destination = evaluation_output_path(evaluation, output)
-    if not destination.parent.is_dir():
+def save_evaluation(
+    evaluation: Evaluation, output: str | Path | None = None, *, printed_json: bool = False
+) -> Path | None:
+    """Write the evaluation's JSON document (see `evaluation_output_path`); returns where, if
+    anywhere."""
+    destination = evaluation_output_path(evaluation, output, printed_json=printed_json)
+    if destination is None:
+        return None
+    if str(destination) != STDOUT and not destination.parent.is_dir():
         make_folder(destination.parent)
-    write_json_atomic(destination, evaluation.to_dict())
+    write_json(destination, evaluation.to_dict())
     return destination
 
 

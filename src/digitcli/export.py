@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from digitcli.errors import DigitcliError, ExportError, ModelError, OutputError
-from digitcli.runs import KERAS_FILE, make_folder, resolve_model
+from digitcli.output_files import is_replaceable, make_folder, stream_descriptor, write_bytes
+from digitcli.runs import KERAS_FILE, resolve_model
 from digitcli.vocabulary import ExportFormat
 
 if TYPE_CHECKING:
@@ -244,6 +245,12 @@ def run_exported(
 def _check_output(output: Path, export_format: ExportFormat) -> None:
     """Refuse outputs that replacing would destroy something that is not an earlier export."""
     if export_format is ExportFormat.savedmodel:
+        special = output.exists() and not output.is_dir() and not output.is_file()
+        if output.is_symlink() or special or stream_descriptor(output) is not None:
+            raise OutputError(
+                f"{output}: a SavedModel is a folder; give a folder path, not a link, device or "
+                "stream"
+            )
         if output.is_file():
             raise OutputError(f"{output}: is a file; a SavedModel is a folder")
         if output.is_dir() and any(output.iterdir()) and not (output / "saved_model.pb").is_file():
@@ -306,7 +313,12 @@ def export_model(
     home = files.run_dir if files.run_dir is not None else files.keras.parent
     target = output if output is not None else default_output(home, export_format)
     _check_output(target, export_format)
-    make_folder(target.parent)
+    # Stdout, a device, a FIFO or a link is written through once verified; the artifact is staged
+    # in a scratch folder instead of beside it (no temporary file in /dev, no rename onto it).
+    in_place = export_format is not ExportFormat.savedmodel and not is_replaceable(target)
+    if not in_place:
+        make_folder(target.parent)
+    scratch = tempfile.TemporaryDirectory(prefix="digitcli-export-") if in_place else None
 
     import numpy as np
 
@@ -318,7 +330,11 @@ def export_model(
     # Calling the model also builds its traced signature, which Keras's ONNX exporter requires.
     expected = np.asarray(model(images, training=False))
 
-    staged = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    staged = (
+        Path(scratch.name) / f"model.{export_format.value}"
+        if scratch is not None
+        else target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    )
     try:
         try:
             with _converter_quiet():
@@ -351,15 +367,20 @@ def export_model(
                 f"up to {max_abs_diff:.3g} (limit {tolerance:g}) on {len(images)} images; "
                 "nothing was written"
             )
-        try:
-            _move_into_place(staged, target)
-        except OSError as exc:
-            raise OutputError(
-                f"{target}: cannot move the export into place ({exc.strerror})"
-            ) from exc
+        if scratch is not None:
+            write_bytes(target, staged.read_bytes())
+        else:
+            try:
+                _move_into_place(staged, target)
+            except OSError as exc:
+                raise OutputError(
+                    f"{target}: cannot move the export into place ({exc.strerror})"
+                ) from exc
     finally:
         if staged.exists():
             _remove(staged)
+        if scratch is not None:
+            scratch.cleanup()
     return ExportResult(
         path=target,
         format=export_format,

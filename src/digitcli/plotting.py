@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import io
 import math
-import os
-import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from digitcli.errors import ModelError, OutputError
+from digitcli.errors import ModelError
 from digitcli.vocabulary import IMAGE_SHAPE, IMAGE_SIDE, PlotFormat
 
 if TYPE_CHECKING:
@@ -400,27 +398,25 @@ def compare_accuracy_figure(runs: Sequence[tuple[str, dict[str, Any]]]) -> Figur
 # --- writing ---------------------------------------------------------------------------------
 
 
-def save_figure(fig: Figure, path: Path, fmt: PlotFormat) -> None:
-    """Write the figure to a temporary name, then rename: an interrupted plot leaves no half file."""
+def save_figure(fig: Figure, path: Path, fmt: PlotFormat) -> bytes:
+    """Render the figure in memory, then write it as output_files does (a new or regular file is
+    renamed into place, so an interrupted plot leaves no half file); returns the bytes."""
     import matplotlib
 
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    from digitcli.output_files import write_bytes
+
     # No dates in SVG/PDF metadata and fixed SVG ids: the same run gives the same files.
     metadata: dict[str, Any] = {
         PlotFormat.svg: {"Date": None},
         PlotFormat.pdf: {"CreationDate": None},
         PlotFormat.png: {},
     }[fmt]
-    try:
-        with matplotlib.rc_context({"svg.hashsalt": "digitcli"}):
-            fig.savefig(temporary, format=fmt.value, dpi=DPI, metadata=metadata)
-        os.replace(temporary, path)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    with matplotlib.rc_context({"svg.hashsalt": "digitcli"}):
+        fig.savefig(buffer, format=fmt.value, dpi=DPI, metadata=metadata)
+    data = buffer.getvalue()
+    write_bytes(path, data)
+    return data
 
 
 def _write(
@@ -429,14 +425,12 @@ def _write(
     from digitcli.report import FigureFile
 
     path = out_dir / f"{key}.{fmt.value}"
-    save_figure(fig, path, fmt)
+    data = save_figure(fig, path, fmt)  # not read back: the path may be a FIFO or a device
     if fmt is PlotFormat.pdf:
         # Browsers do not show PDF in <img>: the report embeds a PNG rendering of the same figure.
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=DPI)
         data = buffer.getvalue()
-    else:
-        data = path.read_bytes()
     return FigureFile(key, title, caption, path, _MIME[fmt], data)
 
 
@@ -659,9 +653,10 @@ def plot_run(
 ) -> PlotResult:
     """Write every figure of FIGURES that applies to a run (with `all_runs`, also comparing every
     run of its results root) plus report.html."""
+    from digitcli.output_files import make_folder
     from digitcli.report import ReportContent, write_report
     from digitcli.run_files import read_metrics, read_run_info
-    from digitcli.runs import CONFIG_FILE, make_folder, resolve_run
+    from digitcli.runs import CONFIG_FILE, resolve_run
 
     started = time.perf_counter()
     fmt = PlotFormat(fmt)

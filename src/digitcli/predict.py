@@ -13,6 +13,7 @@ the network as one matrix multiply, so Python does little per file beyond decodi
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import re
@@ -27,11 +28,12 @@ from typing import TYPE_CHECKING, Literal, TextIO
 
 import numpy as np
 
-from digitcli.errors import DigitcliError, ModelError, OutputError, UsageError
+from digitcli.errors import DigitcliError, ModelError, UsageError
 from digitcli.imaging import IMAGE_SUFFIXES, load_image
 from digitcli.lab_format import lab_rows_to_images
+from digitcli.output_files import make_folder, write_bytes
 from digitcli.preprocess import canonicalize, warm_up
-from digitcli.runs import ModelFiles, make_folder
+from digitcli.runs import ModelFiles
 from digitcli.vocabulary import (
     IMAGE_SHAPE,
     IMAGE_SIDE,
@@ -609,10 +611,6 @@ def _write_debug_images(
         used.add(name)
         grey = np.round(pixels[index].reshape(IMAGE_SHAPE) * 255).astype(np.uint8)
         big = np.kron(grey, np.ones((DEBUG_SCALE, DEBUG_SCALE), dtype=np.uint8))
-        target = folder / name
-        try:
-            Image.fromarray(big).save(target, format="PNG")
-        except OSError as exc:
-            raise OutputError(
-                f"{target}: cannot write the debug image ({exc.strerror or exc})"
-            ) from exc
+        buffer = io.BytesIO()
+        Image.fromarray(big).save(buffer, format="PNG")
+        write_bytes(folder / name, buffer.getvalue())

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from digitcli.runs import write_text_atomic
+from digitcli.output_files import write_text
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
@@ -179,5 +179,5 @@ def render_report(content: ReportContent) -> str:
 
 def write_report(path: Path, content: ReportContent) -> Path:
     """Write report.html atomically; returns its path."""
-    write_text_atomic(path, render_report(content))
+    write_text(path, render_report(content))
     return path

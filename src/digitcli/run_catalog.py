@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from digitcli.errors import OutputError, RunNotFoundError, UsageError
+from digitcli.output_files import write_text
 from digitcli.runs import (
     CONFIG_FILE,
     HISTORY_FILE,
@@ -31,7 +32,6 @@ from digitcli.runs import (
     is_run_dir,
     latest_run,
     list_runs,
-    write_text_atomic,
 )
 
 # runs.new_run_name: "<YYYYmmdd>-<HHMMSS>-<label>-<6 hex digits>"
@@ -230,7 +230,7 @@ def best_epoch(history: list[dict[str, float]]) -> dict[str, float] | None:
 
 
 def _latest_name(root: Path) -> str | None:
-    found = latest_run(root)
+    found = latest_run(root, strict=False)  # a broken pointer marks no run latest
     return found.name if found is not None else None
 
 
@@ -384,7 +384,7 @@ def plan_removal(paths: list[Path], *, force: bool) -> list[Path]:
     for path in unique:
         if not is_run_dir(path):
             raise RunNotFoundError(f"{path}: not a complete run (nothing deleted)")
-        if not force and latest_run(path.parent) == path:
+        if not force and latest_run(path.parent, strict=False) == path:
             raise UsageError(
                 f"{path}: is the latest run ({path.parent / LATEST_POINTER} names it); "
                 "pass --force to delete it anyway (nothing deleted)"
@@ -410,13 +410,13 @@ def remove_runs(paths: list[Path]) -> Removal:
     latest: str | None = None
     for root in roots:
         pointer = root / LATEST_POINTER
-        named = latest_run(root) if pointer.is_file() else None
+        named = latest_run(root, strict=False) if pointer.is_file() else None
         if named is not None and (root / _pointer_text(pointer)) == named:
             latest = named.name
             continue
         remaining = list_summaries(root)
         if remaining:
-            write_text_atomic(pointer, remaining[0].name + "\n")
+            write_text(pointer, remaining[0].name + "\n")
             latest = remaining[0].name
         else:
             pointer.unlink(missing_ok=True)

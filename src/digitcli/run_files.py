@@ -17,7 +17,8 @@ from typing import Any
 
 from digitcli.engines import EpochLog
 from digitcli.errors import ModelError
-from digitcli.runs import HISTORY_FILE, METRICS_FILE, RUN_FILE, read_json, write_json_atomic
+from digitcli.output_files import write_json
+from digitcli.runs import HISTORY_FILE, METRICS_FILE, RUN_FILE, read_json
 
 HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 
@@ -54,7 +55,7 @@ def read_history(run_dir: Path) -> list[EpochLog]:
 
 
 def write_metrics(run_dir: Path, metrics: dict[str, dict[str, float]]) -> None:
-    write_json_atomic(run_dir / METRICS_FILE, metrics)
+    write_json(run_dir / METRICS_FILE, metrics)
 
 
 def read_metrics(run_dir: Path, *, missing_ok: bool = False) -> dict[str, Any]:
@@ -67,7 +68,7 @@ def read_metrics(run_dir: Path, *, missing_ok: bool = False) -> dict[str, Any]:
 
 
 def write_run_info(run_dir: Path, info: dict[str, Any]) -> None:
-    write_json_atomic(run_dir / RUN_FILE, info)
+    write_json(run_dir / RUN_FILE, info)
 
 
 def read_run_info(run_dir: Path) -> dict[str, Any]:

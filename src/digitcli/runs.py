@@ -3,7 +3,9 @@
 A run is first written into `<root>/<name>.partial/` and renamed to `<root>/<name>/` only when every
 file is complete, so no command ever picks up a half-written run. `<root>/latest` is a one-line text
 file naming the newest complete run; it is replaced atomically (write a temporary file, `os.replace`).
-Only folders holding `run.json` and not ending in `.partial` count as runs.
+A broken pointer (empty, naming a missing run or a path outside the folder) is an error, never
+silently replaced by another run. Only folders holding `run.json` and not ending in `.partial` count
+as runs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from digitcli.errors import ModelError, OutputError, RunNotFoundError, UsageError
+from digitcli.output_files import make_folder, write_text
 
 LATEST_POINTER = "latest"
 PARTIAL_SUFFIX = ".partial"
@@ -35,16 +38,6 @@ def new_run_name(label: str) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     safe_label = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in label)[:40] or "run"
     return f"{stamp}-{safe_label}-{secrets.token_hex(3)}"
-
-
-def make_folder(path: Path, purpose: str = "folder") -> Path:
-    """Create `path` (and its parents) or raise one OutputError line: "<path>: cannot create the
-    <purpose> (<reason>)"."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot create the {purpose} ({exc.strerror})") from exc
-    return path
 
 
 # A run name chosen with `train --name`: a plain folder name, never the pointer file or a staging name.
@@ -104,21 +97,6 @@ def create_staging_dir(root: Path, label: str, name: str | None = None) -> Path:
     raise OutputError(f"{root}: could not find a free run name")
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write `text` so that readers see either the old file or the whole new one."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write ({exc.strerror})") from exc
-
-
-def write_json_atomic(path: Path, document: Any) -> None:
-    write_text_atomic(path, json.dumps(document, indent=2, sort_keys=False) + "\n")
-
-
 def finalize_run(staging: Path) -> Path:
     """Rename a complete staging folder into place and point `latest` at it."""
     final = staging.with_name(staging.name.removesuffix(PARTIAL_SUFFIX))
@@ -130,7 +108,7 @@ def finalize_run(staging: Path) -> Path:
         raise OutputError(
             f"{staging}: cannot move the finished run into place ({exc.strerror})"
         ) from exc
-    write_text_atomic(final.parent / LATEST_POINTER, final.name + "\n")
+    write_text(final.parent / LATEST_POINTER, final.name + "\n")
     return final
 
 
@@ -145,15 +123,50 @@ def list_runs(root: Path) -> list[Path]:
     return sorted(child for child in root.iterdir() if is_run_dir(child))
 
 
-def latest_run(root: Path) -> Path | None:
+def read_latest_pointer(root: Path) -> Path | None:
+    """The run `<root>/latest` names; None when there is no pointer.
+
+    A pointer that is not a plain one-line file, is empty, names anything but a folder directly in
+    `root`, or names no complete run is an error saying so: using another run instead would hide
+    the problem, and following `../..` or an absolute path would leave the results folder.
+    """
     pointer = root / LATEST_POINTER
-    if pointer.is_file():
-        try:
-            named = root / pointer.read_text(encoding="utf-8").strip()
-        except OSError:
-            named = None
-        if named is not None and is_run_dir(named):
-            return named
+    if not os.path.lexists(pointer):
+        return None
+    fix = f"write a run's name into it, or delete it to use the newest run in {root}"
+    if pointer.is_symlink() or not pointer.is_file():
+        raise RunNotFoundError(f"{pointer}: expected a one-line text file naming a run; {fix}")
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunNotFoundError(f"{pointer}: cannot read the pointer ({exc}); {fix}") from exc
+    if not name:
+        raise RunNotFoundError(f"{pointer}: is empty; {fix}")
+    if name in (".", "..") or "/" in name or "\\" in name or "\n" in name:
+        raise RunNotFoundError(
+            f"{pointer}: names {name!r}, which is not a run folder inside {root}; {fix}"
+        )
+    named = root / name
+    if not is_run_dir(named):
+        what = "does not exist" if not named.exists() else "is not a complete run"
+        raise RunNotFoundError(f"{pointer}: names {name!r}, which {what}; {fix}")
+    return named
+
+
+def latest_run(root: Path, *, strict: bool = True) -> Path | None:
+    """The run `<root>/latest` names, else (no pointer) the newest complete run, else None.
+
+    A broken pointer raises RunNotFoundError; with `strict` False it counts as no pointer (for
+    listing and repairing a results folder).
+    """
+    try:
+        named = read_latest_pointer(root)
+    except RunNotFoundError:
+        if strict:
+            raise
+        named = None
+    if named is not None:
+        return named
     runs = list_runs(root)
     return runs[-1] if runs else None
 

@@ -35,7 +35,8 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from digitcli.errors import DigitcliError, OutputError, TrainingInterrupted, UsageError
-from digitcli.runs import LATEST_POINTER, check_run_name, is_run_dir, make_folder, write_text_atomic
+from digitcli.output_files import make_folder, write_text
+from digitcli.runs import LATEST_POINTER, check_run_name, is_run_dir
 from digitcli.sweep_spec import LoadedSpec, Scalar, SearchParam, load_spec
 
 if TYPE_CHECKING:
@@ -405,7 +406,7 @@ def write_best_config(spec: LoadedSpec, best: TrialRow, folder: Path) -> Path:
         f"{spec.spec.metric.value} {best.value:.4f}.\n"
         f"# Train it again: digitcli train --config {path}\n"
     )
-    write_text_atomic(path, header + config_to_yaml(config))
+    write_text(path, header + config_to_yaml(config))
     return path
 
 
@@ -471,7 +472,7 @@ def summarize(spec: LoadedSpec, storage_url: str, interrupted: bool) -> SweepRes
     # another machine), so `digitcli evaluate` and `plot` pick it up.
     if best.run is not None and is_run_dir(Path(best.run)):
         run = Path(best.run)
-        write_text_atomic(run.parent / LATEST_POINTER, run.name + "\n")
+        write_text(run.parent / LATEST_POINTER, run.name + "\n")
     return result
 
 

@@ -27,6 +27,7 @@ from digitcli.engines import EpochLog, FitRequest, fit
 from digitcli.errors import DigitcliError, ModelError, OutputError, TrainingInterrupted
 from digitcli.inference import NumpyModel, cross_entropy
 from digitcli.layers import parallel_ops
+from digitcli.output_files import write_json
 from digitcli.run_files import epoch_log_from_dict, write_history, write_metrics, write_run_info
 from digitcli.runs import (
     CHECKPOINT_DIR,
@@ -39,7 +40,6 @@ from digitcli.runs import (
     create_staging_dir,
     finalize_run,
     read_json,
-    write_json_atomic,
 )
 
 CHECKPOINT_STATE = "state.json"
@@ -138,7 +138,7 @@ def _save_checkpoint(
     # model.keras holds the weights and Adam's moments and step count: resuming is exact.
     model.save(checkpoint / f".{KERAS_FILE}.tmp.keras")
     (checkpoint / f".{KERAS_FILE}.tmp.keras").replace(checkpoint / KERAS_FILE)
-    write_json_atomic(
+    write_json(
         checkpoint / CHECKPOINT_STATE,
         {
             "epochs_done": history[-1].epoch if history else 0,

@@ -45,7 +45,13 @@ Examples:
 
   digitcli evaluate --set data.source=mnist --set data.path=mnist.npz   # another dataset
 
-The evaluation is also saved as evaluation.json in the run directory (or --output PATH).
+A model file is evaluated with its own engine: model.keras with TensorFlow, weights.npz with \
+NumPy; a run directory with NumPy (TensorFlow when it has no weights.npz).
+
+The run's own record, <run>/evaluation.json, is written only by an evaluation of its test split \
+on the data it was trained with, without --json; other data or splits never overwrite it. \
+--output FILE saves the JSON anywhere (a folder, or a name ending in /, gets evaluation.json \
+inside; - prints it on stdout instead of the tables).
 """
 
 
@@ -173,9 +179,14 @@ def evaluate_command(
         SplitName, typer.Option("--split", help="Which split of the data to score.")
     ] = SplitName.test,
     engine: Annotated[
-        InferenceEngine,
-        typer.Option("--engine", help="numpy: fast forward pass (default); tf: the Keras model."),
-    ] = InferenceEngine.numpy,
+        InferenceEngine | None,
+        typer.Option(
+            "--engine",
+            help="numpy: fast forward pass; tf: the Keras model (default: the model file's own; "
+            "numpy for a run with weights.npz).",
+            show_default=False,
+        ),
+    ] = None,
     min_accuracy: Annotated[
         float | None,
         typer.Option(
@@ -187,12 +198,14 @@ def evaluate_command(
         ),
     ] = None,
     output: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--output",
             "-o",
             metavar="PATH",
-            help="Where to save the JSON (a file, or a folder for evaluation.json; default: the run).",
+            help="Save the JSON here: a file, a folder (or a name ending in /) for evaluation.json, "
+            "or - for stdout (default: the run's own record, see above).",
+            show_default=False,
         ),
     ] = None,
     as_json: Annotated[
@@ -200,6 +213,7 @@ def evaluate_command(
     ] = False,
 ) -> None:
     from digitcli.evaluation import check_min_accuracy, evaluate_run, save_evaluation
+    from digitcli.output_files import STDOUT
 
     evaluation = evaluate_run(
         run,
@@ -210,17 +224,26 @@ def evaluate_command(
     )
     for warning in evaluation.warnings:
         print(f"warning: {warning}", file=sys.stderr, flush=True)
-    if as_json:
+    to_stdout = output == STDOUT  # the JSON document is the output: no tables beside it
+    if as_json and not to_stdout:
         print(json.dumps(evaluation.to_dict(), indent=2))
+    elif to_stdout:
+        pass
     elif stdout_is_terminal():
         render_rich(evaluation)
     else:
         print(render_plain(evaluation))
     sys.stdout.flush()
-    saved = save_evaluation(evaluation, output)
+    saved = save_evaluation(evaluation, output, printed_json=as_json)
+    if saved is None:
+        where = "not saved (--output FILE saves it)"
+    elif str(saved) == STDOUT:
+        where = "printed on stdout"
+    else:
+        where = f"saved {saved}"
     info(
         f"evaluated {evaluation.scores.n_images} images in {evaluation.seconds:.3f} s "
-        f"(data loaded in {evaluation.data_seconds:.2f} s); saved {saved}"
+        f"(data loaded in {evaluation.data_seconds:.2f} s); {where}"
     )
     if evaluation.matches_run is False and not evaluation.warnings:
         info(f"note: evaluated on other data than the run was trained on ({evaluation.source})")

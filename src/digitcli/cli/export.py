@@ -27,6 +27,8 @@ Examples:
 
   digitcli export --format onnx --output digits.onnx
 
+  digitcli export -f tflite -o - > model.tflite   # the file itself on stdout
+
 TFLite and ONNX need the optional converters: pip install 'digitcli\\[export]'
 """
 
@@ -51,7 +53,8 @@ def export_command(
             "--output",
             "-o",
             metavar="PATH",
-            help="Where to write (default: <run>/export/savedmodel/ or <run>/export/model.<ext>).",
+            help="Where to write (default: <run>/export/savedmodel/ or <run>/export/model.<ext>); "
+            "- writes a tflite or onnx file to stdout.",
             show_default=False,
         ),
     ] = None,
@@ -59,8 +62,13 @@ def export_command(
         bool, typer.Option("--json", help="Print path, format and check results as JSON on stdout.")
     ] = False,
 ) -> None:
+    from digitcli.errors import UsageError
     from digitcli.export import export_model
+    from digitcli.output_files import STDOUT
 
+    to_stdout = output is not None and str(output) == STDOUT
+    if to_stdout and as_json:
+        raise UsageError("--output - writes the model to stdout; drop --json (or give a file)")
     if stderr_is_terminal():  # a hint while TensorFlow loads; logs keep errors to one line
         info(f"exporting as {export_format.value} ...")
     result = export_model(run, export_format, output)
@@ -78,7 +86,7 @@ def export_command(
             "seconds": round(result.seconds, 3),
         }
         print(json.dumps(document, indent=2))
-    else:
+    elif not to_stdout:  # with -o -, stdout holds the model itself
         print(result.path)
 
 
