@@ -18,6 +18,7 @@ from digitcli.inference import NumpyModel
 
 TOP_KEYS = {
     "schema_version",
+    "calibration",
     "run",
     "model",
     "engine",
@@ -105,7 +106,10 @@ def test_json_schema_is_stable(evaluation: Evaluation) -> None:
         {"digit", "precision", "recall", "f1", "support"}
     ] * 10
     assert set(document["macro_avg"]) == {"precision", "recall", "f1", "support"}
-    assert document["schema_version"] == 1
+    assert document["schema_version"] == 2
+    assert set(document["calibration"]) == {
+        *("temperature", "fitted", "ece_before", "ece_after", "loss_after")
+    }
     assert (document["split"], document["engine"]) == ("test", "numpy")
     assert len(document["confusion_matrix"]) == 10
     assert all(len(row) == 10 for row in document["confusion_matrix"])

@@ -29,6 +29,7 @@ FIGURES = [
     "test_samples",
     "misclassified",
     "probabilities",
+    "reliability",
     "first_layer_weights",
 ]
 COMPARISONS = ["compare_learning_curves", "compare_accuracy"]

@@ -17,21 +17,21 @@ from typing import Any
 
 import numpy as np
 
+from digitcli.calibration import Calibration, calibrated_probabilities, expected_calibration_error
 from digitcli.config import Config, load_config
 from digitcli.errors import DataError, ModelError, UsageError
 from digitcli.inference import NumpyModel, cross_entropy
 from digitcli.output_files import STDOUT, make_folder, names_folder, write_json
-from digitcli.run_files import read_run_info
+from digitcli.run_files import read_calibration, read_run_info
 from digitcli.runs import (
     CONFIG_FILE,
     EVALUATION_FILE,
     RUN_FILE,
     resolve_model,
 )
-from digitcli.softmax import my_softmax
 from digitcli.vocabulary import NUM_CLASSES, InferenceEngine, SplitName
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the calibration object
 LABELS = list(range(NUM_CLASSES))
 
 
@@ -46,6 +46,7 @@ class EvaluationTarget:
     config: Config  # the run's config with --config / --set applied
     run_config: Config | None  # the config the model was trained with, as saved
     run_fingerprint: str | None  # run.json's data.fingerprint
+    calibration: Calibration = field(default_factory=Calibration)  # T = 1 when the run has none
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class SplitPredictions:
     data_seconds: float
     predict_seconds: float
     engine: str = InferenceEngine.numpy.value  # the engine that computed the logits
+    temperature: float = 1.0  # the run's calibration
 
     @property
     def predicted(self) -> np.ndarray:
@@ -72,7 +74,13 @@ class SplitPredictions:
 
     @property
     def probabilities(self) -> np.ndarray:
-        return my_softmax(self.logits)
+        """Calibrated: softmax(logits / T), what predict reports."""
+        return calibrated_probabilities(self.logits, self.temperature)
+
+    @property
+    def raw_probabilities(self) -> np.ndarray:
+        """The network's own softmax, before calibration."""
+        return calibrated_probabilities(self.logits, 1.0)
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,20 @@ class Scores:
 
 
 @dataclass(frozen=True)
+class CalibrationScores:
+    """How well the confidence matches accuracy on the evaluated images, before and after T."""
+
+    temperature: float
+    fitted: bool  # False: the run has no calibration.json (trained before it existed): T = 1
+    ece_before: float
+    ece_after: float
+    loss_after: float  # cross-entropy of softmax(logits / T)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
 class Evaluation:
     run: str
     model: str
@@ -111,6 +133,7 @@ class Evaluation:
     fingerprint: str
     matches_run: bool | None
     scores: Scores
+    calibration: CalibrationScores | None = None
     warnings: tuple[str, ...] = ()
     data_seconds: float = 0.0
     seconds: float = 0.0  # forward pass + metrics, after the data is loaded
@@ -147,6 +170,7 @@ class Evaluation:
             "per_class": [entry.to_dict() for entry in scores.per_class],
             "macro_avg": dict(scores.macro_avg),
             "confusion_matrix": [list(row) for row in scores.confusion_matrix],
+            "calibration": self.calibration.to_dict() if self.calibration is not None else None,
         }
 
 
@@ -193,6 +217,22 @@ def score_logits(logits: np.ndarray, labels: np.ndarray) -> Scores:
     )
 
 
+def score_calibration(
+    logits: np.ndarray, labels: np.ndarray, calibration: Calibration
+) -> CalibrationScores:
+    """Expected calibration error of the raw and the calibrated probabilities on these images."""
+    from digitcli.calibration import negative_log_likelihood
+
+    temperature = calibration.temperature
+    return CalibrationScores(
+        temperature=temperature,
+        fitted=calibration.method != "none",
+        ece_before=expected_calibration_error(calibrated_probabilities(logits, 1.0), labels),
+        ece_after=expected_calibration_error(calibrated_probabilities(logits, temperature), labels),
+        loss_after=negative_log_likelihood(logits, labels, temperature),
+    )
+
+
 def effective_config(
     base: Config | None, config_file: Path | None, overrides: list[str] | None
 ) -> Config:
@@ -232,6 +272,7 @@ def resolve_target(
         config=effective_config(run_config, config_file, overrides),
         run_config=run_config,
         run_fingerprint=fingerprint,
+        calibration=read_calibration(model_dir),
     )
 
 
@@ -316,6 +357,7 @@ def predict_split(
         data_seconds=data_seconds,
         predict_seconds=time.perf_counter() - started,
         engine=engine.value,
+        temperature=target.calibration.temperature,
     )
     return predictions, model_file
 
@@ -335,6 +377,7 @@ def evaluate_predictions(
         fingerprint=predictions.fingerprint,
         matches_run=predictions.matches_run,
         scores=scores,
+        calibration=score_calibration(predictions.logits, predictions.y, target.calibration),
         warnings=predictions.warnings,
         data_seconds=predictions.data_seconds,
         seconds=predictions.predict_seconds + time.perf_counter() - started,

@@ -296,6 +296,48 @@ def probabilities_figure(
     return fig
 
 
+def reliability_figure(
+    raw_probabilities: np.ndarray,
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    temperature: float,
+    title: str,
+) -> Figure:
+    """Reliability diagram: accuracy against confidence per bin, before and after calibration,
+    with how many answers fall in each bin underneath."""
+    import numpy as np
+
+    from digitcli.calibration import reliability_bins
+
+    before = reliability_bins(raw_probabilities, labels)
+    after = reliability_bins(probabilities, labels)
+    fig = _new_figure(7.5, 7.5)
+    curve_ax, count_ax = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    centres = (before.edges[:-1] + before.edges[1:]) / 2
+    width = before.edges[1] - before.edges[0]
+    curve_ax.plot([0, 1], [0, 1], color=NEUTRAL_COLOR, linestyle="--", label="perfect calibration")
+    for bins, color, label in (
+        (before, MISTAKE_COLOR, f"network softmax (ECE {before.ece:.3f})"),
+        (after, TEST_COLOR, f"calibrated, T = {temperature:.2f} (ECE {after.ece:.3f})"),
+    ):
+        filled = bins.counts > 0
+        curve_ax.plot(
+            bins.confidence[filled], bins.accuracy[filled], color=color, marker="o", label=label
+        )
+        count_ax.bar(centres, bins.counts, width=width * 0.9, color=color, alpha=0.45, label=label)
+    curve_ax.set_xlim(0, 1)
+    curve_ax.set_ylim(0, 1.02)
+    curve_ax.set_ylabel("accuracy of the answers in the bin")
+    curve_ax.grid(alpha=0.3)
+    curve_ax.legend(loc="upper left")
+    count_ax.set_yscale("log" if np.max(before.counts, initial=0) > 50 else "linear")
+    count_ax.set_xlabel("confidence (top probability)")
+    count_ax.set_ylabel("answers")
+    count_ax.grid(alpha=0.3)
+    fig.suptitle(f"Reliability: {title}")
+    return fig
+
+
 def first_layer_weights_figure(
     kernel: np.ndarray, side: int = IMAGE_SIDE, limit: int = 100
 ) -> Figure:
@@ -454,12 +496,14 @@ class RunPlotData:
     history: Sequence[EpochLog]
     images: np.ndarray  # (N, 400) test images, row-major 20x20
     labels: np.ndarray  # (N,) true digits
-    probabilities: np.ndarray  # (N, 10) the model's softmax
+    probabilities: np.ndarray  # (N, 10) the model's calibrated softmax (what predict reports)
     confusion: np.ndarray  # (10, 10) rows: true digit, columns: predicted digit
     # The first layer's weights as (pixels, units) and the side of their square, when that layer
     # weighs the image directly (dense, or a one-channel conv2d); None otherwise.
     first_filters: tuple[np.ndarray, int] | None
     compared: Sequence[ComparedRun] = ()  # with --all: every run of the results folder
+    raw_probabilities: np.ndarray | None = None  # (N, 10) before calibration (None: as above)
+    temperature: float = 1.0
 
     @property
     def predicted(self) -> np.ndarray:
@@ -534,6 +578,23 @@ FIGURES: tuple[FigureKind, ...] = (
             data.labels,
             data.probabilities,
             pick_examples(data.labels, data.predicted, data.seed),
+        ),
+    ),
+    FigureKind(
+        "reliability",
+        "Reliability diagram",
+        "confidence against accuracy, before and after calibration",
+        "Test answers grouped by their confidence: a calibrated model's answers at 80% are right "
+        "80% of the time (the dashed diagonal). Red: the network's own softmax; green: after "
+        "temperature scaling fitted on the validation split. ECE is the expected calibration "
+        "error (the bins' mean gap, weighted by how many answers each holds); below, the "
+        "answers per bin.",
+        lambda data: reliability_figure(
+            data.probabilities if data.raw_probabilities is None else data.raw_probabilities,
+            data.probabilities,
+            data.labels,
+            data.temperature,
+            data.test_name,
         ),
     ),
     FigureKind(
@@ -639,6 +700,8 @@ def read_plot_data(
         confusion=np.asarray(evaluation.scores.confusion_matrix),
         first_filters=weights.first_layer_filters(),
         compared=_runs_to_compare(run_dir.parent, warnings) if all_runs else (),
+        raw_probabilities=predictions.raw_probabilities,
+        temperature=predictions.temperature,
     )
     return data, evaluation, warnings
 

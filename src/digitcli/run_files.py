@@ -2,7 +2,9 @@
 
 - `history.csv`: one row per epoch (epoch, loss, accuracy, val_loss, val_accuracy, seconds);
 - `metrics.json`: split name -> loss, accuracy, errors, total of the final model;
-- `run.json`: what made the run (versions, seed, engine, data source and fingerprint, timings).
+- `run.json`: what made the run (versions, seed, engine, data source and fingerprint, timings);
+- `calibration.json`: the temperature that calibrates the model's probabilities (`calibration.py`);
+  runs without one (trained before it existed) read as T = 1.
 
 Where runs live and how they are created is `runs.py`; the weights file is model.py's and
 inference.py's.
@@ -13,12 +15,15 @@ from __future__ import annotations
 import csv
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from digitcli.engines import EpochLog
 from digitcli.errors import ModelError
 from digitcli.output_files import write_json
-from digitcli.runs import HISTORY_FILE, METRICS_FILE, RUN_FILE, read_json
+from digitcli.runs import CALIBRATION_FILE, HISTORY_FILE, METRICS_FILE, RUN_FILE, read_json
+
+if TYPE_CHECKING:  # predict reads calibration.json without importing the engines (and pydantic)
+    from digitcli.calibration import Calibration
+    from digitcli.engines import EpochLog
 
 HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 
@@ -33,6 +38,8 @@ def write_history(run_dir: Path, history: Sequence[EpochLog]) -> None:
 
 def epoch_log_from_dict(row: dict[str, Any]) -> EpochLog:
     """One epoch from a history.csv row or a checkpoint's JSON history."""
+    from digitcli.engines import EpochLog
+
     return EpochLog(
         epoch=int(row["epoch"]),
         loss=float(row["loss"]),
@@ -75,3 +82,24 @@ def read_run_info(run_dir: Path) -> dict[str, Any]:
     """run.json as a dict ({} when it holds no object)."""
     info = read_json(run_dir / RUN_FILE)
     return info if isinstance(info, dict) else {}
+
+
+def write_calibration(run_dir: Path, calibration: Calibration) -> None:
+    write_json(run_dir / CALIBRATION_FILE, calibration.to_dict())
+
+
+def read_calibration(folder: Path | None) -> Calibration:
+    """The calibration saved in `folder` (a run directory, or the folder of a bare model file);
+    T = 1 (no change) when there is none, as for runs trained before calibration existed."""
+    from digitcli.calibration import Calibration
+
+    if folder is None or not (folder / CALIBRATION_FILE).is_file():
+        return Calibration()
+    path = folder / CALIBRATION_FILE
+    document = read_json(path)
+    try:
+        if not isinstance(document, dict):
+            raise ValueError("expected an object")
+        return Calibration.from_dict(document)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ModelError(f"{path}: not a readable calibration file ({exc})") from exc

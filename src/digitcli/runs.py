@@ -30,6 +30,7 @@ WEIGHTS_FILE = "weights.npz"
 HISTORY_FILE = "history.csv"
 METRICS_FILE = "metrics.json"
 EVALUATION_FILE = "evaluation.json"
+CALIBRATION_FILE = "calibration.json"
 CHECKPOINT_DIR = "checkpoint"
 
 

@@ -28,7 +28,13 @@ from digitcli.errors import DigitcliError, ModelError, OutputError, TrainingInte
 from digitcli.inference import NumpyModel, cross_entropy
 from digitcli.layers import parallel_ops
 from digitcli.output_files import write_json
-from digitcli.run_files import epoch_log_from_dict, write_history, write_metrics, write_run_info
+from digitcli.run_files import (
+    epoch_log_from_dict,
+    write_calibration,
+    write_history,
+    write_metrics,
+    write_run_info,
+)
 from digitcli.runs import (
     CHECKPOINT_DIR,
     CONFIG_FILE,
@@ -320,6 +326,13 @@ def _write_run(
         )
     }
     write_metrics(staging, metrics)
+    from digitcli.calibration import calibrate
+
+    # The temperature is fitted on the validation split (never seen by the optimiser): T = 1 when
+    # it is empty. metrics.json stays the raw network's (T changes no prediction, only confidence).
+    write_calibration(
+        staging, calibrate(numpy_model.logits(dataset.validation.x), dataset.validation.y)
+    )
     seconds = time.perf_counter() - started
     write_run_info(
         staging,

@@ -73,6 +73,28 @@ def _summary_rows(evaluation: Evaluation) -> list[tuple[str, str]]:
         ("accuracy", _ratio(scores.accuracy)),
         ("loss", _ratio(scores.loss)),
         ("errors", f"{scores.errors} errors out of {scores.n_images} images"),
+        *_calibration_rows(evaluation),
+    ]
+
+
+def _calibration_rows(evaluation: Evaluation) -> list[tuple[str, str]]:
+    calibration = evaluation.calibration
+    if calibration is None:
+        return []
+    if not calibration.fitted:
+        return [
+            (
+                "calibration",
+                f"none (the run predates calibration); expected calibration error "
+                f"{_ratio(calibration.ece_before)}",
+            )
+        ]
+    return [
+        (
+            "calibration",
+            f"temperature {calibration.temperature:.3f}; expected calibration error "
+            f"{_ratio(calibration.ece_before)} before, {_ratio(calibration.ece_after)} after",
+        )
     ]
 
 
