@@ -191,7 +191,10 @@ def test_record_fields_are_consistent(
     assert record.top3[0] == (label, record.confidence)
     assert [p for _, p in record.top3] == sorted(record.probabilities, reverse=True)[:3]
     document = record.to_dict()
-    assert list(document) == ["path", "digit", "confidence", "probabilities", "top3", "error"]
+    assert list(document) == [
+        *("path", "digit", "confidence", "probabilities", "top3", "error"),
+        *("unsure", "status", "reason"),
+    ]
     assert document["top3"][0] == [label, record.confidence]  # type: ignore[index]
 
 

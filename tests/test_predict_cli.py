@@ -57,8 +57,8 @@ def test_one_photo_prints_the_digit_and_confidence(
 ) -> None:
     result = invoke(runner, trained_run, "photo.jpg")
     assert result.exit_code == 0, result.stderr
-    path, digit, confidence = result.stdout.rstrip("\n").split("\t")
-    assert (path, int(digit)) == ("photo.jpg", images["photo.jpg"])
+    path, digit, confidence, status = result.stdout.rstrip("\n").split("\t")
+    assert (path, int(digit), status) == ("photo.jpg", images["photo.jpg"], "ok")
     assert 0.8 < float(confidence) <= 1.0 and len(confidence.split(".")[1]) == 4
     assert result.stderr == ""
     assert ANSI_ESCAPE not in result.stdout
@@ -106,7 +106,10 @@ def test_paths_from_stdin_as_csv(
     result = invoke(runner, trained_run, "-", "--format", "csv", input="\n".join(names) + "\n\n")
     assert result.exit_code == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert list(rows[0]) == ["path", "digit", "confidence", "top3", "error"]
+    assert list(rows[0]) == [
+        *("path", "digit", "confidence", "top3", "error"),
+        *("unsure", "status", "reason"),
+    ]
     assert [row["path"] for row in rows] == names
     for row in rows:
         assert int(row["digit"]) == images[row["path"]] and row["error"] == ""
@@ -125,7 +128,10 @@ def test_json_and_jsonl_records(
     assert array == lines
     assert [record["path"] for record in lines][-2:] == ["photo.jpg", "missing.png"]
     for record in lines[:-1]:
-        assert list(record) == ["path", "digit", "confidence", "probabilities", "top3", "error"]
+        assert list(record) == [
+            *("path", "digit", "confidence", "probabilities", "top3", "error"),
+            *("unsure", "status", "reason"),
+        ]
         assert record["digit"] == images[record["path"]] and record["error"] is None
         assert len(record["probabilities"]) == 10
         assert sum(record["probabilities"]) == pytest.approx(1.0, abs=1e-4)
@@ -137,6 +143,9 @@ def test_json_and_jsonl_records(
         "probabilities": None,
         "top3": [],
         "error": "no such file",
+        "unsure": False,
+        "status": "error",
+        "reason": None,
     }
 
 
@@ -177,7 +186,7 @@ def test_piped_default_is_plain_without_escape_codes(
     assert done.returncode == 3
     assert ANSI_ESCAPE not in done.stdout and ANSI_ESCAPE not in done.stderr
     assert len(done.stdout.splitlines()) == len([n for n in images if n.count("/") == 1]) + 1
-    assert done.stdout.splitlines()[-1] == "x.png\t\t"
+    assert done.stdout.splitlines()[-1] == "x.png\t\t\terror"
 
 
 def test_partial_failure_exits_3_and_reports_each_input(
@@ -192,7 +201,7 @@ def test_partial_failure_exits_3_and_reports_each_input(
         runner, trained_run, "photo.jpg", "corrupt.png", "blank.png", "--format", "plain"
     )
     assert result.exit_code == 3
-    assert result.stdout.splitlines()[1:] == ["corrupt.png\t\t", "blank.png\t\t"]
+    assert result.stdout.splitlines()[1:] == ["corrupt.png\t\t\terror", "blank.png\t\t\tno_digit"]
     assert result.stdout.splitlines()[0].startswith(f"photo.jpg\t{images['photo.jpg']}\t")
     errors = result.stderr.splitlines()
     assert errors[0].startswith("error: corrupt.png: cannot decode the image")

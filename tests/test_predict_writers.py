@@ -26,40 +26,59 @@ GOOD = PredictionRecord(
 FAILED = PredictionRecord(
     path="X.npy[3]", digit=None, confidence=None, probabilities=None, top3=(), error="no ink"
 )
+UNSURE = PredictionRecord(
+    path="u.png",
+    digit=4,
+    confidence=0.36,
+    probabilities=(0.0, 0.3, 0.0, 0.0, 0.36, 0.0, 0.0, 0.34, 0.0, 0.0),
+    top3=((4, 0.36), (7, 0.34), (1, 0.3)),
+    status="unsure",
+    reason="confidence 36.0% < 50%; or 7 (34%), 1 (30%)",
+)
 
-# What a reader recovers from each format: (path, digit or None) per record.
-Row = tuple[str, int | None]
+# What a reader recovers from each format: (path, digit or None, status) per record.
+Row = tuple[str, int | None, str | None]
 
 
 def _plain(text: str) -> list[Row]:
-    rows = []
+    rows: list[Row] = []
     for line in text.splitlines():
-        path, digit, _ = line.rsplit("\t", 2)
-        rows.append((path, int(digit) if digit else None))
+        path, digit, _, status = line.rsplit("\t", 3)
+        rows.append((path, int(digit) if digit else None, status))
     return rows
 
 
 def _csv(text: str) -> list[Row]:
     header, *rows = list(csv.reader(io.StringIO(text)))
-    assert header == ["path", "digit", "confidence", "top3", "error"]
-    return [(row[0], int(row[1]) if row[1] else None) for row in rows]
+    assert header == [
+        *("path", "digit", "confidence", "top3", "error"),
+        *("unsure", "status", "reason"),
+    ]
+    for row in rows:
+        assert row[5] == ("true" if row[6] == "unsure" else "false")
+    return [(row[0], int(row[1]) if row[1] else None, row[6]) for row in rows]
 
 
 def _json(text: str) -> list[Row]:
-    return [(doc["path"], doc["digit"]) for doc in json.loads(text)]
+    return [(doc["path"], doc["digit"], doc["status"]) for doc in json.loads(text)]
 
 
 def _jsonl(text: str) -> list[Row]:
-    return [(json.loads(line)["path"], json.loads(line)["digit"]) for line in text.splitlines()]
+    documents = [json.loads(line) for line in text.splitlines()]
+    return [(doc["path"], doc["digit"], doc["status"]) for doc in documents]
 
 
 def _table(text: str) -> list[Row]:
-    # Rows of the Rich table: file | digit | confidence | top-3 ("-" for a failed input).
+    # Rows of the Rich table: file | digit | confidence | top-3 ("-" for a failed input); an
+    # unsure answer's confidence reads "36.0% unsure". Failures are not told apart here.
     rows: list[Row] = []
     for line in text.splitlines():
         if line.startswith("│"):
-            path, digit, *_ = (cell.strip() for cell in line.strip("│").split("│"))
-            rows.append((path, None if digit == "-" else int(digit)))
+            path, digit, confidence, *_ = (cell.strip() for cell in line.strip("│").split("│"))
+            if digit == "-":
+                rows.append((path, None, "error"))
+            else:
+                rows.append((path, int(digit), "unsure" if "unsure" in confidence else "ok"))
     return rows
 
 
@@ -91,9 +110,11 @@ def test_every_format_round_trips_its_records(fmt: PredictFormat) -> None:
     read = READERS[fmt]
     short = PredictionRecord("b.png", 3, 0.5, tuple([0.05] * 10), ((3, 0.5),))
     # The table folds long cells over lines: it gets short paths only.
-    records = [short, FAILED] if fmt is PredictFormat.table else [GOOD, FAILED, short]
+    records = (
+        [short, FAILED, UNSURE] if fmt is PredictFormat.table else [GOOD, FAILED, short, UNSURE]
+    )
     whole = written(fmt, [records])
-    assert read(whole) == [(r.path, r.digit) for r in records]
+    assert read(whole) == [(r.path, r.digit, r.status) for r in records]
     # Chunks (including empty ones) change nothing: each writer keeps its own state.
     assert written(fmt, [[], records[:1], [], records[1:]]) == whole
     assert written(fmt, [[r] for r in records]) == whole

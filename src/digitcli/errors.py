@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad command line or config (click uses 2 for usage errors too)
     PARTIAL = 3  # predict: some inputs could not be read; the others were predicted
     QUALITY_GATE = 4  # evaluate --min-accuracy: accuracy below the threshold
+    UNSURE = 5  # predict --fail-on-unsure: some answers are unsure or found no digit
     INTERNAL = 70  # an unexpected exception: a bug (EX_SOFTWARE); rerun with --debug
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 
@@ -56,7 +57,15 @@ class ImageError(DigitcliError):
     """One input image cannot be read or holds no digit."""
 
 
-class NoInkError(ImageError):
+class NoDigitError(ImageError):
+    """The image was read but holds no digit (blank, a speck, a scene). Its message starts with one
+    of NO_DIGIT_PREFIXES, which is how a prediction record tells it from an unreadable file."""
+
+
+NO_DIGIT_PREFIXES = ("no ink found", "no digit found")
+
+
+class NoInkError(NoDigitError):
     """The image is blank: there is no ink to read as a digit."""
 
 
@@ -80,6 +89,12 @@ class QualityGateError(DigitcliError):
     """`evaluate --min-accuracy` found the accuracy below the threshold."""
 
     exit_code = ExitCode.QUALITY_GATE
+
+
+class UnsureError(DigitcliError):
+    """`predict --fail-on-unsure` found answers below --min-confidence, or pictures with no digit."""
+
+    exit_code = ExitCode.UNSURE
 
 
 class PartialFailureError(DigitcliError):

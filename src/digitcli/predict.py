@@ -5,6 +5,11 @@
 array yields one record per image in it, named `file.npy[i]`. An input that cannot be read, or that
 holds no ink, yields a record with `digit=None` and the reason in `error`; it never stops the others.
 
+Each record says how far to trust it in `status`: "ok"; "unsure" (the calibrated confidence is
+below `min_confidence`: the digit is a best guess, `top3` holds the runners-up); "no_digit" (the
+picture was read but holds no digit: blank, or rejected by `nondigit.py`'s checks; `error` and
+`reason` say why); "error" (the input could not be read).
+
 Speed matters both ways round. One image in a fresh process must not pay for TensorFlow's import, so
 the default engine is a NumPy forward pass over the run's `weights.npz`. Thousands of files are read
 and canonicalized in chunks (in worker processes when there are many), and each chunk goes through
@@ -28,13 +33,14 @@ from typing import TYPE_CHECKING, Literal, TextIO
 
 import numpy as np
 
-from digitcli.errors import DigitcliError, ModelError, UsageError
+from digitcli.errors import NO_DIGIT_PREFIXES, DigitcliError, ModelError, UsageError
 from digitcli.imaging import IMAGE_SUFFIXES, load_image
 from digitcli.lab_format import lab_rows_to_images
 from digitcli.output_files import make_folder, write_bytes
 from digitcli.preprocess import canonicalize, warm_up
 from digitcli.runs import ModelFiles
 from digitcli.vocabulary import (
+    DEFAULT_MIN_CONFIDENCE,
     IMAGE_SHAPE,
     IMAGE_SIDE,
     INPUT_SIZE,
@@ -56,6 +62,7 @@ POOL_MIN_INPUTS = 2000
 DEBUG_SCALE = 10
 
 InputKind = Literal["image", "npy"]
+Status = Literal["ok", "unsure", "no_digit", "error"]
 Classify = Callable[[np.ndarray], np.ndarray]
 
 
@@ -71,18 +78,37 @@ class InputItem:
 
 @dataclass(frozen=True, slots=True)
 class PredictionRecord:
-    """The prediction for one input; `digit` is None and `error` says why when it failed."""
+    """The prediction for one input; `digit` is None and `error` says why when it failed.
+
+    `status` (see the module's docstring) defaults to "error" when `error` is set, else "ok";
+    `unsure` is True exactly when the status is "unsure"; `reason` explains "unsure" and "no_digit".
+    """
 
     path: str
     digit: int | None
-    confidence: float | None
+    confidence: float | None  # calibrated (the run's temperature applied)
     probabilities: tuple[float, ...] | None  # softmax over the 10 digits
     top3: tuple[tuple[int, float], ...]  # (digit, probability), most likely first
     error: str | None = None
+    status: Status | None = None
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status is None:
+            object.__setattr__(self, "status", "ok" if self.error is None else "error")
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def unsure(self) -> bool:
+        return self.status == "unsure"
+
+    @property
+    def doubtful(self) -> bool:
+        """Not a digit to act on: unsure, or no digit found (what --fail-on-unsure fails on)."""
+        return self.status in ("unsure", "no_digit")
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -92,6 +118,9 @@ class PredictionRecord:
             "probabilities": list(self.probabilities) if self.probabilities is not None else None,
             "top3": [[digit, probability] for digit, probability in self.top3],
             "error": self.error,
+            "unsure": self.unsure,
+            "status": self.status,
+            "reason": self.reason,
         }
 
 
@@ -103,6 +132,7 @@ class Classifier:
     source: Path
     classify: Classify
     note: str | None = None  # something the user should hear (e.g. an engine fallback)
+    temperature: float = 1.0  # the calibration applied to the logits (1: none)
 
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
         return self.classify(pixels)
@@ -189,20 +219,35 @@ def _folder_images(folder: Path, recursive: bool) -> list[Path]:
 def load_classifier(
     model_files: ModelFiles, engine: InferenceEngine = InferenceEngine.numpy
 ) -> Classifier:
-    """Load the model for `engine`; NumPy falls back to TensorFlow when only model.keras exists."""
+    """Load the model for `engine`; NumPy falls back to TensorFlow when only model.keras exists.
+
+    Its probabilities are calibrated with the run's temperature (calibration.json beside the
+    model; T = 1 for runs without one), the same in both engines.
+    """
+    temperature = model_temperature(model_files)
     if engine is InferenceEngine.numpy:
         if model_files.weights is not None:
-            return _numpy_classifier(model_files.weights)
+            return _numpy_classifier(model_files.weights, temperature)
         if model_files.keras is None:  # resolve_model never returns this, but be safe
             raise ModelError("no model file to load")
         return _tf_classifier(
             model_files.keras,
+            temperature,
             note=f"{model_files.keras.parent}: no weights.npz, using the TensorFlow engine (slower)",
         )
     if model_files.keras is None:
         where = model_files.run_dir or model_files.weights
         raise ModelError(f"{where}: no model.keras for --engine tf (use --engine numpy)")
-    return _tf_classifier(model_files.keras)
+    return _tf_classifier(model_files.keras, temperature)
+
+
+def model_temperature(model_files: ModelFiles) -> float:
+    """The calibration temperature saved with a model: its run's, or beside a bare model file."""
+    from digitcli.run_files import read_calibration
+
+    model_file = model_files.weights or model_files.keras
+    folder = model_files.run_dir or (model_file.parent if model_file is not None else None)
+    return read_calibration(folder).temperature
 
 
 def _check_input_size(size: int | None, path: Path) -> None:
@@ -213,15 +258,20 @@ def _check_input_size(size: int | None, path: Path) -> None:
         )
 
 
-def _numpy_classifier(path: Path) -> Classifier:
+def _numpy_classifier(path: Path, temperature: float = 1.0) -> Classifier:
+    from digitcli.calibration import calibrated_probabilities
     from digitcli.inference import NumpyModel
 
     model = NumpyModel.load(path)
     _check_input_size(model.input_size, path)
-    return Classifier(InferenceEngine.numpy, path, model.probabilities)
+
+    def classify(pixels: np.ndarray) -> np.ndarray:
+        return calibrated_probabilities(model.logits(pixels), temperature)
+
+    return Classifier(InferenceEngine.numpy, path, classify, temperature=temperature)
 
 
-def _tf_classifier(path: Path, note: str | None = None) -> Classifier:
+def _tf_classifier(path: Path, temperature: float = 1.0, note: str | None = None) -> Classifier:
     from digitcli.model import load_keras_model
     from digitcli.softmax import my_softmax_tf
 
@@ -231,9 +281,9 @@ def _tf_classifier(path: Path, note: str | None = None) -> Classifier:
 
     def classify(pixels: np.ndarray) -> np.ndarray:
         logits = model(np.asarray(pixels, dtype=np.float32), training=False)
-        return np.asarray(my_softmax_tf(logits))
+        return np.asarray(my_softmax_tf(logits / temperature))
 
-    return Classifier(InferenceEngine.tf, path, classify, note)
+    return Classifier(InferenceEngine.tf, path, classify, note, temperature)
 
 
 # ------------------------------------------------------------------------------------ predicting
@@ -260,11 +310,13 @@ def predict_inputs(
     workers: int | None = None,
     chunk_size: int = CHUNK_SIZE,
     pool_min: int = POOL_MIN_INPUTS,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
 ) -> Iterator[PredictionRecord]:
     """One record per input (one per image for .npy arrays), in input order.
 
     `invert` None means: guess for image files (`Invert.auto`), none for .npy arrays (they are
     light-on-dark by convention). `workers` None uses every CPU once there are `pool_min` images.
+    Answers whose confidence is below `min_confidence` are marked unsure (0: never).
     """
     for chunk in predict_chunks(
         items,
@@ -276,6 +328,7 @@ def predict_inputs(
         workers=workers,
         chunk_size=chunk_size,
         pool_min=pool_min,
+        min_confidence=min_confidence,
     ):
         yield from chunk
 
@@ -291,8 +344,11 @@ def predict_chunks(
     workers: int | None = None,
     chunk_size: int = CHUNK_SIZE,
     pool_min: int = POOL_MIN_INPUTS,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
 ) -> Iterator[list[PredictionRecord]]:
     """`predict_inputs` a chunk at a time, so a renderer can write each chunk in one go."""
+    if not 0.0 <= min_confidence <= 1.0:
+        raise UsageError(f"--min-confidence must be between 0 and 1, got {min_confidence}")
     classifier = model if isinstance(model, Classifier) else load_classifier(model, engine)
     if debug_dir is not None:
         make_folder(debug_dir, "debug folder")
@@ -307,7 +363,7 @@ def predict_chunks(
     chunks = [units[start : start + chunk_size] for start in range(0, len(units), chunk_size)]
     debug_names: set[str] = set()
     for chunk, pixels, errors in _canonicalized(chunks, processes):
-        records = _classify(chunk, pixels, errors, classifier)
+        records = _classify(chunk, pixels, errors, classifier, min_confidence)
         if debug_dir is not None:
             _write_debug_images(debug_dir, chunk, pixels, errors, debug_names)
         yield records
@@ -555,7 +611,11 @@ def _spread(
 
 
 def _classify(
-    chunk: list[_Unit], pixels: np.ndarray, errors: list[str | None], classifier: Classifier
+    chunk: list[_Unit],
+    pixels: np.ndarray,
+    errors: list[str | None],
+    classifier: Classifier,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
 ) -> list[PredictionRecord]:
     good = [index for index, error in enumerate(errors) if error is None]
     records: list[PredictionRecord] = []
@@ -568,13 +628,47 @@ def _classify(
     for index, unit in enumerate(chunk):
         error = errors[index]
         if error is not None:
-            records.append(PredictionRecord(unit.name, None, None, None, (), error))
+            no_digit = error.startswith(NO_DIGIT_PREFIXES)
+            records.append(
+                PredictionRecord(
+                    unit.name,
+                    None,
+                    None,
+                    None,
+                    (),
+                    error,
+                    status="no_digit" if no_digit else "error",
+                    reason=error if no_digit else None,
+                )
+            )
             continue
         row, rank = rows[position], ranks[position]
         position += 1
         top3 = tuple((digit, row[digit]) for digit in rank)
-        records.append(PredictionRecord(unit.name, rank[0], row[rank[0]], tuple(row), top3))
+        confidence = row[rank[0]]
+        if confidence < min_confidence:
+            records.append(
+                PredictionRecord(
+                    unit.name,
+                    rank[0],
+                    confidence,
+                    tuple(row),
+                    top3,
+                    status="unsure",
+                    reason=unsure_reason(top3, min_confidence),
+                )
+            )
+        else:
+            records.append(PredictionRecord(unit.name, rank[0], confidence, tuple(row), top3))
     return records
+
+
+def unsure_reason(top3: Sequence[tuple[int, float]], min_confidence: float) -> str:
+    """Why an answer is unsure, naming the runners-up: "confidence 36.4% < 50%; or 7 (30%), 1 (12%)"."""
+    (_, confidence), *others = top3
+    runners_up = ", ".join(f"{digit} ({probability:.0%})" for digit, probability in others)
+    text = f"confidence {confidence:.1%} < {min_confidence:.0%}"
+    return f"{text}; or {runners_up}" if runners_up else text
 
 
 # ----------------------------------------------------------------------------------------- debug

@@ -2,7 +2,8 @@
 
 A writer turns records into text as they come: `start()` once, `record(r)` for each record,
 `finish()` once at the end; `write_chunk` sends a chunk's text to the stream in one write and one
-flush, so piped output streams. A new format is a `vocabulary.PredictFormat` member, one
+flush, so piped output streams. Every format carries each record's doubt: its status ("ok",
+"unsure", "no_digit", "error"), and in csv/json/jsonl also `unsure` and the reason. A new format is a `vocabulary.PredictFormat` member, one
 `RecordWriter` subclass and one `WRITERS` entry.
 Only the standard library and the vocabulary are imported here (Rich inside the table writer), so the CLI may import it.
 """
@@ -21,7 +22,7 @@ from digitcli.vocabulary import PredictFormat
 if TYPE_CHECKING:
     from digitcli.predict import PredictionRecord
 
-CSV_HEADER = ("path", "digit", "confidence", "top3", "error")
+CSV_HEADER = ("path", "digit", "confidence", "top3", "error", "unsure", "status", "reason")
 
 
 class RecordWriter:
@@ -55,16 +56,16 @@ def _json_document(record: PredictionRecord) -> str:
 
 
 class PlainWriter(RecordWriter):
-    """path<TAB>digit<TAB>confidence; both fields empty for a failed input."""
+    """path<TAB>digit<TAB>confidence<TAB>status; digit and confidence empty for a failed input."""
 
     def record(self, record: PredictionRecord) -> str:
         if record.error is not None:
-            return f"{record.path}\t\t\n"
-        return f"{record.path}\t{record.digit}\t{record.confidence:.4f}\n"
+            return f"{record.path}\t\t\t{record.status}\n"
+        return f"{record.path}\t{record.digit}\t{record.confidence:.4f}\t{record.status}\n"
 
 
 class CsvWriter(RecordWriter):
-    """A header, then path,digit,confidence,top3,error per record (quoted as the csv module does)."""
+    """A header, then one row per record (quoted as the csv module does)."""
 
     @staticmethod
     def _row(values: Sequence[object]) -> str:
@@ -76,10 +77,11 @@ class CsvWriter(RecordWriter):
         return self._row(CSV_HEADER)
 
     def record(self, record: PredictionRecord) -> str:
+        doubt = ["true" if record.unsure else "false", record.status, record.reason or ""]
         if record.error is not None:
-            return self._row([record.path, "", "", "", record.error])
+            return self._row([record.path, "", "", "", record.error, *doubt])
         top3 = " ".join(f"{digit}:{probability:.6f}" for digit, probability in record.top3)
-        return self._row([record.path, record.digit, f"{record.confidence:.6f}", top3, ""])
+        return self._row([record.path, record.digit, f"{record.confidence:.6f}", top3, "", *doubt])
 
 
 class JsonlWriter(RecordWriter):
@@ -129,12 +131,16 @@ class TableWriter(RecordWriter):
             # Text(), not markup strings: names such as X.npy[3] contain square brackets.
             if r.error is None:
                 top3 = "  ".join(f"{digit} {probability:.1%}" for digit, probability in r.top3)
+                # An unsure answer must not look like a sure one, with or without colour.
+                confidence = f"{r.confidence:.1%} unsure" if r.unsure else f"{r.confidence:.1%}"
                 table.add_row(
                     Text(r.path),
-                    Text(str(r.digit), style="bold"),
-                    Text(f"{r.confidence:.1%}"),
+                    Text(str(r.digit), style="bold yellow" if r.unsure else "bold"),
+                    Text(confidence, style="yellow" if r.unsure else ""),
                     Text(top3, style="dim"),
                 )
+            elif r.status == "no_digit":
+                table.add_row(Text(r.path), Text("-"), Text("-"), Text(r.error, style="yellow"))
             else:
                 table.add_row(Text(r.path), Text("-"), Text("-"), Text(r.error, style="red"))
         console = Console(file=self.out, no_color=not self.color, highlight=False, soft_wrap=False)
@@ -149,16 +155,21 @@ class OutputFormatEntry:
 
 
 WRITERS: dict[PredictFormat, OutputFormatEntry] = {
-    PredictFormat.table: OutputFormatEntry(TableWriter, "a table for people (file, digit, top 3)"),
+    PredictFormat.table: OutputFormatEntry(
+        TableWriter, "a table for people (file, digit, confidence or 'unsure', top 3)"
+    ),
     PredictFormat.plain: OutputFormatEntry(
-        PlainWriter, "path<TAB>digit<TAB>confidence (both fields empty for a failed input)"
+        PlainWriter,
+        "path<TAB>digit<TAB>confidence<TAB>status (digit and confidence empty for a failed input)",
     ),
     PredictFormat.csv: OutputFormatEntry(
-        CsvWriter, "the header path,digit,confidence,top3,error, then one row per input"
+        CsvWriter, "the header " + ",".join(CSV_HEADER) + ", then one row per input"
     ),
     PredictFormat.json: OutputFormatEntry(JsonWriter, "one array of objects"),
     PredictFormat.jsonl: OutputFormatEntry(
-        JsonlWriter, "one object per line (path, digit, confidence, probabilities, top3, error)"
+        JsonlWriter,
+        "one object per line (path, digit, confidence, probabilities, top3, error, unsure, "
+        "status, reason)",
     ),
 }
 

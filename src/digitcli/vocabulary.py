@@ -13,6 +13,9 @@ IMAGE_SIDE = 20  # the canonical image is 20x20 (see preprocess.canonicalize)
 IMAGE_SHAPE = (IMAGE_SIDE, IMAGE_SIDE)
 INPUT_SIZE = IMAGE_SIDE * IMAGE_SIDE  # what the network reads: the image flattened row-major
 NUM_CLASSES = 10  # the digits 0-9
+# predict marks answers whose calibrated confidence is below this as unsure (--min-confidence);
+# chosen by measurement, see docs/accuracy.md ("Unsure answers and non-digits").
+DEFAULT_MIN_CONFIDENCE = 0.5
 
 
 class DataSource(str, Enum):

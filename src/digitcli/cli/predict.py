@@ -25,7 +25,13 @@ from digitcli.cli._common import (
 )
 from digitcli.errors import ExitCode
 from digitcli.predict_writers import WRITERS
-from digitcli.vocabulary import InferenceEngine, Invert, PixelOrder, PredictFormat
+from digitcli.vocabulary import (
+    DEFAULT_MIN_CONFIDENCE,
+    InferenceEngine,
+    Invert,
+    PixelOrder,
+    PredictFormat,
+)
 
 if TYPE_CHECKING:
     from digitcli.predict import PredictionRecord
@@ -46,10 +52,14 @@ PREDICT_HELP = (
     "input and nothing else. Formats: "
     + "; ".join(f"{fmt.value}: {entry.description}" for fmt, entry in WRITERS.items())
     + ".\n\n"
-    "An input that cannot be read, or holds no ink, does not stop the others: it is reported on "
-    'stderr as "error: <path>: <message>" and in its record (digit empty, error set).\n\n'
+    "An input that cannot be read, or holds no digit (blank, a speck, a photo of a scene), does not "
+    'stop the others: it is reported on stderr as "error: <path>: <message>" and in its record '
+    "(digit empty, error set; status no_digit or error).\n\n"
+    "Confidence is calibrated (the run's temperature): an answer below --min-confidence is marked "
+    "unsure (status unsure, 'unsure' in the table), its runners-up in top3.\n\n"
     "Exit codes: 0 every input predicted; 3 some inputs failed, the others were predicted; "
-    "1 every input failed, or the model cannot be loaded; 2 bad command line."
+    "1 every input failed, or the model cannot be loaded; 2 bad command line; 5 with "
+    "--fail-on-unsure: every input was read but some answers are unsure or found no digit."
 )
 
 
@@ -118,6 +128,25 @@ def predict_command(
             "named after the input.",
         ),
     ] = None,
+    min_confidence: Annotated[
+        float,
+        typer.Option(
+            "--min-confidence",
+            metavar="P",
+            min=0.0,
+            max=1.0,
+            help="Mark answers whose (calibrated) confidence is below P (0-1) as unsure; 0: never. "
+            "The default was chosen by measurement (docs/accuracy.md).",
+        ),
+    ] = DEFAULT_MIN_CONFIDENCE,
+    fail_on_unsure: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-unsure",
+            help="For CI: exit with code 5 when any answer is unsure or a picture holds no digit "
+            "(every record is still printed; unreadable inputs keep codes 3 and 1).",
+        ),
+    ] = False,
     jobs: Annotated[
         int,
         typer.Option(
@@ -133,7 +162,7 @@ def predict_command(
         # NumPy's BLAS thread pool only costs start-up time here (the matrices are tiny; big
         # batches run in worker processes instead): ~0.06 s of a 0.5 s one-image run.
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    from digitcli.errors import ImageError, PartialFailureError, UsageError
+    from digitcli.errors import ImageError, PartialFailureError, UnsureError, UsageError
     from digitcli.predict import POOL_MIN_INPUTS, collect_inputs, load_classifier, predict_chunks
     from digitcli.runs import resolve_model
 
@@ -162,6 +191,7 @@ def predict_command(
         pixel_order=pixel_order,
         workers=jobs or None,
         pool_min=1 if jobs > 1 else POOL_MIN_INPUTS,  # -j N > 1: a pool even for a few
+        min_confidence=min_confidence,
     )
     for stream in (sys.stdout, sys.stderr):
         # File names that are not valid UTF-8 (read via os.fsdecode) go out as the bytes they were.
@@ -169,10 +199,15 @@ def predict_command(
         if reconfigure is not None:
             reconfigure(errors="surrogateescape")
     try:
-        done, failed = _render(chunks, fmt)
+        done, failed, unsure, no_digit = _render(chunks, fmt)
     except BrokenPipeError:
         _silence_stdout()  # the reader went away (e.g. `| head`): stop quietly
         raise typer.Exit(int(ExitCode.OK)) from None
+    unread = failed - no_digit
+    if fail_on_unsure and (unsure or no_digit) and not unread:
+        parts = [f"{unsure} unsure (confidence below {min_confidence:g})"] if unsure else []
+        parts += [f"{no_digit} with no digit found"] if no_digit else []
+        raise UnsureError(f"{' and '.join(parts)} of {done + failed} inputs (--fail-on-unsure)")
     if failed and done:
         raise PartialFailureError(f"{failed} of {done + failed} inputs could not be predicted")
     if failed:
@@ -181,11 +216,14 @@ def predict_command(
         raise ImageError(f"none of the {failed} inputs could be predicted")
 
 
-def _render(chunks: Iterable[list[PredictionRecord]], fmt: PredictFormat) -> tuple[int, int]:
-    """Write the records as they come, a chunk at a time; return (predicted, failed) counts."""
+def _render(
+    chunks: Iterable[list[PredictionRecord]], fmt: PredictFormat
+) -> tuple[int, int, int, int]:
+    """Write the records as they come, a chunk at a time; return the counts of inputs predicted,
+    failed (no digit found included), unsure, and with no digit found."""
     from digitcli.predict_writers import close_writer, open_writer, write_chunk
 
-    done = failed = 0
+    done = failed = unsure = no_digit = 0
     writer = open_writer(fmt, sys.stdout, color=color_enabled())
     for records in chunks:
         problems = [f"error: {r.path}: {r.error}\n" for r in records if r.error is not None]
@@ -194,9 +232,11 @@ def _render(chunks: Iterable[list[PredictionRecord]], fmt: PredictFormat) -> tup
             sys.stderr.flush()
         failed += len(problems)
         done += len(records) - len(problems)
+        unsure += sum(r.unsure for r in records)
+        no_digit += sum(r.status == "no_digit" for r in records)
         write_chunk(writer, records)
     close_writer(writer)
-    return done, failed
+    return done, failed, unsure, no_digit
 
 
 # Environment variables with which Rich treats a pipe as a terminal.

@@ -1,0 +1,114 @@
+"""Unsure answers: below --min-confidence an answer is marked unsure in every format, and
+--fail-on-unsure turns that into exit code 5 for CI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pictures import paper
+from PIL import Image
+from typer.testing import CliRunner
+
+from digitcli.cli import app
+from digitcli.errors import ExitCode
+from digitcli.predict import InputItem, predict_inputs
+from digitcli.runs import resolve_model
+
+
+@pytest.fixture
+def threshold(trained_run: Path, confident_digits: dict[int, np.ndarray], tmp_path: Path) -> float:
+    """Writes clear.png (a digit read confidently) and blend.png (two digits on top of each other:
+    a doubtful answer); returns a --min-confidence between their confidences."""
+    (_, a), (_, b) = list(confident_digits.items())[:2]
+    Image.fromarray(paper(a)).save(tmp_path / "clear.png")
+    Image.fromarray(paper(np.clip(a + b, 0, 1))).save(tmp_path / "blend.png")
+    items = [InputItem(tmp_path / name, name) for name in ("clear.png", "blend.png")]
+    clear, blend = predict_inputs(items, resolve_model(trained_run), min_confidence=0.0)
+    assert clear.confidence is not None and blend.confidence is not None
+    assert blend.confidence < clear.confidence
+    return (blend.confidence + clear.confidence) / 2
+
+
+def predict(runner: CliRunner, run: Path, *args: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["predict", "--model", str(run), "clear.png", "blend.png", *args])
+    return result.exit_code, result.stdout
+
+
+def test_a_doubtful_answer_is_marked_unsure_in_every_format(
+    runner: CliRunner, trained_run: Path, threshold: float
+) -> None:
+    limit = ["--min-confidence", f"{threshold:.6f}"]
+
+    code, table = predict(runner, trained_run, *limit, "--format", "table")
+    assert code == 0
+    lines = {line.split("│")[1].strip(): line for line in table.splitlines() if "png" in line}
+    assert "unsure" in lines["blend.png"] and "unsure" not in lines["clear.png"]
+
+    code, text = predict(runner, trained_run, *limit, "--format", "csv")
+    rows = {row["path"]: row for row in csv.DictReader(io.StringIO(text))}
+    assert (rows["blend.png"]["status"], rows["blend.png"]["unsure"]) == ("unsure", "true")
+    assert (rows["clear.png"]["status"], rows["clear.png"]["unsure"]) == ("ok", "false")
+    # The reason names the confidence, the threshold and the runners-up.
+    reason = rows["blend.png"]["reason"]
+    assert (
+        reason.startswith("confidence ") and "; or " in reason and rows["clear.png"]["reason"] == ""
+    )
+
+    code, text = predict(runner, trained_run, *limit, "--format", "json")
+    blend, clear = sorted(json.loads(text), key=lambda record: str(record["path"]))
+    assert (blend["unsure"], blend["status"], clear["unsure"], clear["status"]) == (
+        True,
+        "unsure",
+        False,
+        "ok",
+    )
+    assert blend["digit"] == blend["top3"][0][0] and len(blend["top3"]) == 3  # still answered
+
+    code, text = predict(runner, trained_run, *limit, "--format", "plain")
+    assert [line.split("\t")[3] for line in text.splitlines()] == ["ok", "unsure"]
+
+    # 0 marks nothing unsure; 1 marks everything.
+    code, text = predict(runner, trained_run, "--min-confidence", "0", "--format", "plain")
+    assert [line.split("\t")[3] for line in text.splitlines()] == ["ok", "ok"]
+
+
+def test_fail_on_unsure_exits_5_after_printing_every_record(
+    runner: CliRunner, trained_run: Path, threshold: float
+) -> None:
+    limit = ["--min-confidence", f"{threshold:.6f}", "--format", "plain"]
+    result = runner.invoke(
+        app,
+        [
+            "predict",
+            "--model",
+            str(trained_run),
+            "clear.png",
+            "blend.png",
+            *limit,
+            "--fail-on-unsure",
+        ],
+    )
+    assert result.exit_code == ExitCode.UNSURE and int(ExitCode.UNSURE) == 5
+    assert len(result.stdout.splitlines()) == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: 1 unsure (confidence below 0.")
+    assert line.endswith(") of 2 inputs (--fail-on-unsure)")
+    # Nothing unsure: exit 0 even with the flag.
+    sure = runner.invoke(
+        app,
+        ["predict", "--model", str(trained_run), "clear.png", "--fail-on-unsure", "-f", "plain"],
+    )
+    assert sure.exit_code == 0, sure.stderr
+
+
+def test_bad_thresholds_are_usage_errors(runner: CliRunner, trained_run: Path) -> None:
+    for value in ("1.5", "-0.1"):
+        result = runner.invoke(
+            app, ["predict", "--model", str(trained_run), "x.png", "--min-confidence", value]
+        )
+        assert result.exit_code == 2
