@@ -25,6 +25,7 @@ def test_train_cli_writes_a_complete_run(runner: CliRunner) -> None:
     run_dir = Path(result.stdout.strip())
     assert run_dir.parent == Path("results") and run_dir.is_dir()
     assert sorted(p.name for p in run_dir.iterdir()) == [
+        "calibration.json",
         "config.yaml",
         "history.csv",
         "metrics.json",
