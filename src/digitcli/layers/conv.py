@@ -48,9 +48,15 @@ class Conv2D(LayerBase):
     type: Literal["conv2d"] = Field(description="conv2d: filters slid over the image.")
     filters: int = Field(gt=0, le=4096, description="Number of filters (output channels).")
     kernel_size: int = Field(
-        3, gt=0, description="Side of the square kernel in pixels."
-    )  # 3x3, the usual choice for small images
-    strides: int = Field(1, gt=0, description="Step between kernel positions, in pixels.")
+        3,  # 3x3: the usual choice for small images
+        gt=0,
+        description="Side of the square kernel in pixels.",
+    )
+    strides: int = Field(
+        1,  # every position
+        gt=0,
+        description="Step between kernel positions, in pixels.",
+    )
     padding: Padding = Field(
         Padding.valid,  # Keras's default
         description="valid (no padding: the image shrinks) or same (zero padding keeps its size "

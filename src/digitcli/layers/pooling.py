@@ -16,8 +16,10 @@ from digitcli.vocabulary import Padding
 class _Pool(LayerBase):
     type: str  # each pooling type narrows it to its Literal; declared here so it is listed first
     pool_size: int = Field(
-        2, gt=0, description="Side of the square window in pixels."
-    )  # 2x2 halves the image, the usual step
+        2,  # 2x2 halves the image, the usual step
+        gt=0,
+        description="Side of the square window in pixels.",
+    )
     strides: int | None = Field(
         None,  # non-overlapping windows
         gt=0,
