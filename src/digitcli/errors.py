@@ -69,6 +69,10 @@ class NoInkError(NoDigitError):
     """The image is blank: there is no ink to read as a digit."""
 
 
+class ImageTooLargeError(ImageError):
+    """The image has more pixels than allowed (the server answers 413, not 422)."""
+
+
 class ModelError(DigitcliError):
     """A model file or run directory is missing, truncated, or does not fit the data."""
 

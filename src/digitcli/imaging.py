@@ -8,15 +8,17 @@ names the file.
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from digitcli.errors import ImageError
+from digitcli.errors import ImageError, ImageTooLargeError
 
 # Formats digitcli promises to read (Pillow's JPEG reader also takes the MPO files some phones
 # write). Restricting Pillow to them skips probing exotic plugins, some of which run external
@@ -51,43 +53,56 @@ def load_image(path: Path) -> np.ndarray:
         handle = open(path, "rb")  # noqa: SIM115 (closed below, after Pillow is done with it)
     except OSError as exc:
         raise ImageError(f"{path}: cannot read the file: {exc.strerror or exc}") from exc
+    with handle:
+        return _read(handle, str(path), MAX_PIXELS)
+
+
+def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """`load_image` for an image held in memory (an upload): the same array and the same errors,
+    named `name`; more than `max_pixels` pixels raises ImageTooLargeError before decoding."""
+    if not data:
+        raise ImageError(f"{name}: the file is empty (0 bytes)")
+    return _read(io.BytesIO(data), name, max_pixels)
+
+
+def _read(handle: BinaryIO, name: str, max_pixels: int) -> np.ndarray:
     try:
-        with handle, warnings.catch_warnings():
+        with warnings.catch_warnings():
             # Pillow only warns between MAX_IMAGE_PIXELS and twice that; treat it as the error it is.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(handle, formats=FORMATS) as image:
-                return _decode(image, path)
+                return _decode(image, name, max_pixels)
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(
-            f"{path}: image is too large to open safely (a decompression bomb?)"
+        raise ImageTooLargeError(
+            f"{name}: image is too large to open safely (a decompression bomb?)"
         ) from exc
     except UnidentifiedImageError as exc:
         raise ImageError(
-            f"{path}: not an image digitcli can read (supported: PNG, JPEG, BMP, GIF, TIFF, WebP)"
+            f"{name}: not an image digitcli can read (supported: PNG, JPEG, BMP, GIF, TIFF, WebP)"
         ) from exc
     except MemoryError as exc:
-        raise ImageError(f"{path}: not enough memory to decode the image") from exc
+        raise ImageError(f"{name}: not enough memory to decode the image") from exc
     except Exception as exc:
         # Corrupt files make Pillow's decoders raise OSError, SyntaxError, ValueError, struct.error,
         # zlib.error, EOFError, ...: whatever the type, the file is unreadable, so report it as such.
         detail = " ".join(str(exc).split()) or type(exc).__name__
         raise ImageError(
-            f"{path}: cannot decode the image (truncated or corrupt?): {detail}"
+            f"{name}: cannot decode the image (truncated or corrupt?): {detail}"
         ) from exc
 
 
-def _decode(image: Image.Image, path: Path) -> np.ndarray:
+def _decode(image: Image.Image, name: str, max_pixels: int) -> np.ndarray:
     width, height = image.size
-    if width * height > MAX_PIXELS:
-        raise ImageError(
-            f"{path}: image is {width}x{height} pixels, more than the "
-            f"{MAX_PIXELS // 1_000_000} megapixel limit (a decompression bomb?)"
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"{name}: image is {width}x{height} pixels, more than the "
+            f"{_megapixels(max_pixels)} megapixel limit (a decompression bomb?)"
         )
     if min(width, height) < MIN_SIDE:
         raise ImageError(
-            f"{path}: image is {width}x{height} pixels, too small to hold a digit "
+            f"{name}: image is {width}x{height} pixels, too small to hold a digit "
             f"(need at least {MIN_SIDE}x{MIN_SIDE})"
         )
     image = _upright(image)
@@ -95,9 +110,13 @@ def _decode(image: Image.Image, path: Path) -> np.ndarray:
         floats = np.asarray(image, dtype=np.float32)
         # Only float images can hold NaN or infinity; integer pixels are always finite.
         if not np.isfinite(floats).all():
-            raise ImageError(f"{path}: image holds NaN or infinite pixel values")
+            raise ImageError(f"{name}: image holds NaN or infinite pixel values")
         return _scale_floats(floats)
     return _to_gray(image)
+
+
+def _megapixels(pixels: int) -> str:
+    return f"{pixels / 1_000_000:g}"
 
 
 def _upright(image: Image.Image) -> Image.Image:
