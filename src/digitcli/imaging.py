@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from digitcli.errors import ImageError, ImageTooLargeError
+from digitcli.vocabulary import MAX_IMAGE_PIXELS
 
 # Formats digitcli promises to read (Pillow's JPEG reader also takes the MPO files some phones
 # write). Restricting Pillow to them skips probing exotic plugins, some of which run external
@@ -26,9 +27,7 @@ from digitcli.errors import ImageError, ImageTooLargeError
 FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP")
 # File name endings of those formats: what a folder contributes (folder data source, predict DIR).
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
-# 50 megapixels is more than any phone photo; beyond that a file is more likely a decompression bomb
-# (a few KB that would expand to gigabytes) than a digit.
-MAX_PIXELS = 50_000_000
+MAX_PIXELS = MAX_IMAGE_PIXELS
 # Smaller than this on either side holds no readable digit (the sklearn digits are 8x8).
 MIN_SIDE = 4
 
