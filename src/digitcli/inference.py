@@ -77,11 +77,18 @@ class NumpyModel:
         return result[0] if single else result
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
+        return self.layer_outputs(x)[-1]
+
+    def layer_outputs(self, x: np.ndarray) -> list[np.ndarray]:
+        """Every layer's output for an (N, input_size) float32 array; the last is the logits. What
+        a learner looks at as the hidden layers' activations."""
+        outputs: list[np.ndarray] = []
         for placed, weights in zip(self.layers, self.weights, strict=True):
             if placed.reshape:
                 x = x.reshape(len(x), *IMAGE_INPUT_SHAPE)  # the flat row-major image as 20x20x1
             x = placed.layer.forward(x, weights)
-        return x
+            outputs.append(x)
+        return outputs
 
     def probabilities(self, pixels: np.ndarray) -> np.ndarray:
         return my_softmax(self.logits(pixels))
