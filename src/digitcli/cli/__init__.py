@@ -11,7 +11,17 @@ from typing import Annotated
 import typer
 
 from digitcli import __version__
-from digitcli.cli import config_cmd, evaluate, export, plot, predict, runs_cmd, sweep_cmd, train
+from digitcli.cli import (
+    config_cmd,
+    evaluate,
+    export,
+    plot,
+    predict,
+    runs_cmd,
+    serve,
+    sweep_cmd,
+    train,
+)
 from digitcli.cli._common import settings
 
 app = typer.Typer(
@@ -76,7 +86,7 @@ def main_options(
     settings.debug = debug
 
 
-for module in (train, evaluate, predict, plot, export, config_cmd, runs_cmd, sweep_cmd):
+for module in (train, evaluate, predict, plot, export, serve, config_cmd, runs_cmd, sweep_cmd):
     module.register(app)
 
 
