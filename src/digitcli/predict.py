@@ -370,13 +370,16 @@ def predict_chunks(
 
 
 def predict_arrays(
-    images: Sequence[tuple[str, np.ndarray]], classifier: Classifier, invert: Invert = Invert.auto
+    images: Sequence[tuple[str, np.ndarray]],
+    classifier: Classifier,
+    invert: Invert = Invert.auto,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
 ) -> tuple[list[PredictionRecord], np.ndarray]:
     """Records for greyscale images already in memory (e.g. decoded uploads), given as (name, image)
     pairs, and the (N, 400) canonical pixels the model saw (zeros where a record failed)."""
     units = [_Unit(name, image, invert) for name, image in images]
     pixels, errors = canonicalize_sources(_jobs(units))
-    return _classify(units, pixels, errors, classifier), pixels
+    return _classify(units, pixels, errors, classifier, min_confidence), pixels
 
 
 def _worker_count(workers: int | None) -> int:

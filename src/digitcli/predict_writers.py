@@ -46,13 +46,19 @@ def _round(value: float) -> float:
     return round(value, 6)
 
 
-def _json_document(record: PredictionRecord) -> str:
+def json_record(record: PredictionRecord) -> dict[str, object]:
+    """The record as the json and jsonl formats (and the server's API) write it: probabilities
+    rounded to 6 decimals."""
     document = record.to_dict()
     if record.probabilities is not None:
         document["confidence"] = _round(record.confidence or 0.0)
         document["probabilities"] = [_round(p) for p in record.probabilities]
         document["top3"] = [[digit, _round(p)] for digit, p in record.top3]
-    return json.dumps(document)
+    return document
+
+
+def _json_document(record: PredictionRecord) -> str:
+    return json.dumps(json_record(record))
 
 
 class PlainWriter(RecordWriter):
