@@ -93,6 +93,23 @@ def test_predict_returns_the_record_predict_json_prints(
     assert document == expected
 
 
+def test_min_confidence_marks_answers_unsure_as_predict_does(
+    predictor: Predictor, digit: tuple[int, bytes], trained_run: Path, tmp_path: Path
+) -> None:
+    _, data = digit
+    (tmp_path / "digit.png").write_bytes(data)
+    command = ["predict", "--model", str(trained_run), "--format", "json", "--min-confidence", "1"]
+    result = CliRunner().invoke(cli_app, [*command, "digit.png"])
+    (expected,) = json.loads(result.stdout)
+    strict = Predictor(predictor.files, min_confidence=1.0)
+
+    with TestClient(create_app(strict)) as client:
+        document = client.post(PREDICT, content=data, headers={"Content-Type": "image/png"}).json()
+
+    assert document["status"] == expected["status"] == "unsure"
+    assert document["unsure"] is True and document["reason"] == expected["reason"]
+
+
 def test_multipart_upload_and_json_bodies_give_the_same_answer(
     client: TestClient, digit: tuple[int, bytes]
 ) -> None:
@@ -153,7 +170,7 @@ def test_a_blank_picture_is_an_answer_without_a_digit(client: TestClient) -> Non
     assert response.status_code == 200
     document = response.json()
     assert document["digit"] is None and document["probabilities"] is None
-    assert "no ink" in document["error"]
+    assert document["status"] == "no_digit" and "no ink" in document["reason"]
     assert document["image"] is None
 
 

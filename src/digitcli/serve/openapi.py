@@ -15,7 +15,18 @@ _PROBABILITY = {"type": "number", "minimum": 0, "maximum": 1}
 _RECORD = {
     "type": "object",
     "description": "The record `digitcli predict --format json` prints, plus the model's name.",
-    "required": ["path", "digit", "confidence", "probabilities", "top3", "error", "model"],
+    "required": [
+        "path",
+        "digit",
+        "confidence",
+        "probabilities",
+        "top3",
+        "error",
+        "unsure",
+        "status",
+        "reason",
+        "model",
+    ],
     "properties": {
         "path": {"type": "string", "description": "The upload's file name, or `upload`."},
         "digit": {"type": ["integer", "null"], "minimum": 0, "maximum": 9},
@@ -34,6 +45,15 @@ _RECORD = {
         "error": {
             "type": ["string", "null"],
             "description": "Why there is no digit (e.g. `no ink found`); null when there is one.",
+        },
+        "unsure": {
+            "type": "boolean",
+            "description": "The calibrated confidence is below the server's --min-confidence.",
+        },
+        "status": {"enum": ["ok", "unsure", "no_digit", "error"]},
+        "reason": {
+            "type": ["string", "null"],
+            "description": "Why the answer is unsure, or why no digit was found.",
         },
         "model": {"type": "string", "description": "The run the model comes from."},
         "image": {
@@ -90,7 +110,8 @@ def openapi_document(limits: Limits) -> dict[str, Any]:
         "description": "Send the picture as the raw body (Content-Type image/png, image/jpeg, ... "
         "or application/octet-stream), as a multipart form field `file`, or as JSON "
         '`{"image": "<base64 or data: URL>", "name": "...", "invert": "...", "include": [...]}`. '
-        "A picture without a digit is an answer (digit null, `error` says why), not an error. "
+        "A picture without a digit is an answer (status no_digit, digit null, `reason` says "
+        "why), not an error. "
         f"Limits: {limits.max_upload_bytes:,} bytes per request, {limits.max_pixels:,} pixels "
         f"per image, {limits.timeout:g} s per request.",
         "parameters": [
@@ -196,6 +217,7 @@ def openapi_document(limits: Limits) -> dict[str, Any]:
                         "parameters": {"type": "integer"},
                         "classes": {"type": "array", "items": {"type": "integer"}},
                         "shows_activations": {"type": "boolean"},
+                        "min_confidence": {"type": "number"},
                         "created": {"type": ["string", "null"]},
                         "seed": {"type": ["integer", "null"]},
                         "data": {"type": "object"},

@@ -21,6 +21,7 @@ from digitcli.runs import ModelFiles
 from digitcli.serve.app import create_app
 from digitcli.serve.limits import Limits
 from digitcli.serve.service import Predictor
+from digitcli.vocabulary import DEFAULT_MIN_CONFIDENCE
 
 # Requests in flight get this long after the limit on one request before the server stops anyway.
 _SHUTDOWN_GRACE = 5.0
@@ -66,10 +67,11 @@ def serve(
     port: int,
     limits: Limits,
     announce: Callable[[Address, str], None],
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
 ) -> str:
     """Load the model, listen, call `announce(address, model name)` once connections are served,
     serve until a stop signal; return the signal's name."""
-    predictor = Predictor(model)
+    predictor = Predictor(model, min_confidence)
     app = create_app(predictor, limits)
     sock = bind(host, port)
     bound_host, bound_port = sock.getsockname()[:2]

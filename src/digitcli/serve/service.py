@@ -17,29 +17,35 @@ from digitcli.errors import ModelError
 from digitcli.imaging import decode_image
 from digitcli.inference import NumpyModel
 from digitcli.layers import Dense, Dropout, parameter_count
-from digitcli.predict import Classifier, PredictionRecord, load_classifier, predict_arrays
+from digitcli.predict import Classifier, load_classifier, predict_arrays
+from digitcli.predict_writers import json_record
 from digitcli.preprocess import warm_up
 from digitcli.runs import METRICS_FILE, RUN_FILE, ModelFiles, read_json
-from digitcli.vocabulary import IMAGE_SHAPE, IMAGE_SIDE, InferenceEngine, Invert
+from digitcli.vocabulary import (
+    DEFAULT_MIN_CONFIDENCE,
+    IMAGE_SHAPE,
+    IMAGE_SIDE,
+    InferenceEngine,
+    Invert,
+)
 
 # Activations are shown for dense networks whose hidden layers all have at most this many units:
 # beyond that a learner sees noise, and the response grows for nothing. A convolution's feature
 # maps would need a picture of their own.
 MAX_SHOWN_UNITS = 128
-# Same precision as `predict --format json`.
-DIGITS = 6
 IMAGE_DIGITS = 3
 
 
 class Predictor:
     """A loaded model and what the API says about it. Safe to call from several threads."""
 
-    def __init__(self, files: ModelFiles) -> None:
+    def __init__(self, files: ModelFiles, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> None:
         if files.weights is None:
             raise ModelError(
                 f"{files.keras}: serve runs the NumPy engine and needs the run's weights.npz"
             )
         self.files = files
+        self.min_confidence = min_confidence
         self.classifier: Classifier = load_classifier(files, InferenceEngine.numpy)
         self.network = NumpyModel.load(files.weights)
         self.name = files.run_dir.name if files.run_dir is not None else files.weights.name
@@ -68,8 +74,10 @@ class Predictor:
         too many pixels) when the bytes are not a readable image; an image without a digit is an
         answer, not an error: its record has digit null and the reason in `error`."""
         gray = decode_image(data, name, max_pixels)
-        (record,), pixels = predict_arrays([(name, gray)], self.classifier, invert)
-        document = record_document(record)
+        (record,), pixels = predict_arrays(
+            [(name, gray)], self.classifier, invert, self.min_confidence
+        )
+        document = json_record(record)
         document["model"] = self.name
         if with_image:
             document["image"] = (
@@ -113,6 +121,7 @@ class Predictor:
             ),
             "classes": list(range(network.num_classes)),
             "shows_activations": self.shows_activations,
+            "min_confidence": self.min_confidence,
         }
         run_dir = self.files.run_dir
         if run_dir is not None:
@@ -126,16 +135,6 @@ class Predictor:
             if isinstance(metrics, dict):
                 card["metrics"] = metrics
         return card
-
-
-def record_document(record: PredictionRecord) -> dict[str, Any]:
-    """`record.to_dict()` rounded as `predict --format json` rounds it."""
-    document = record.to_dict()
-    if record.probabilities is not None:
-        document["confidence"] = round(record.confidence or 0.0, DIGITS)
-        document["probabilities"] = [round(p, DIGITS) for p in record.probabilities]
-        document["top3"] = [[digit, round(p, DIGITS)] for digit, p in record.top3]
-    return document
 
 
 def _optional_json(path: Path) -> Any:

@@ -214,7 +214,9 @@
     digit.textContent = ok ? String(answer.digit) : "?";
     document.body.dataset.digit = ok ? String(answer.digit) : "";
     confidence.textContent = ok ? `${(answer.confidence * 100).toFixed(1)}% sure` : "";
-    if (answer !== null && answer.digit === null) note = `No digit: ${answer.error}.`;
+    if (answer !== null && answer.digit === null) note = `No digit: ${answer.reason || answer.error}.`;
+    if (ok && answer.unsure) note = `Not sure: ${answer.reason}.`;
+    digit.classList.toggle("unsure", ok && answer.unsure);
     statusLine.textContent = note || (ok ? "" : "Draw a digit in the box.");
     const probabilities = ok ? answer.probabilities : null;
     barItems.forEach((bar, d) => {
