@@ -38,6 +38,44 @@ A RUN is a run directory, a run's name in the results folder, `latest`, or a uni
 (such as its random suffix).
 """
 
+LIST_HELP = """List the runs in a results folder, newest first: name, date, data, model, epochs,
+test accuracy, wall time.
+
+Examples:
+
+  digitcli runs list
+
+  digitcli runs list other-results/ --json
+"""
+
+SHOW_HELP = """Show one run: its card (data, model, engine, seed, epochs, origin), metrics and config.
+
+Examples:
+
+  digitcli runs show                 # the latest run
+
+  digitcli runs show wide --json
+"""
+
+COMPARE_HELP = """Compare runs: the settings that differ and the metrics side by side, with the
+difference to the first run.
+
+Examples:
+
+  digitcli runs compare wide narrow
+
+  digitcli runs compare latest wide --markdown >> pr.md
+"""
+
+RM_HELP = """Delete runs (asks first; never the run `latest` names without --force).
+
+Examples:
+
+  digitcli runs rm 3fa9c1
+
+  digitcli runs rm old-1 old-2 --yes
+"""
+
 RootOption = Annotated[
     Path,
     typer.Option(
@@ -418,13 +456,11 @@ def rm_command(
 def register(app: typer.Typer) -> None:
     """Add `runs` and its subcommands to the app."""
     runs_app = typer.Typer(help=RUNS_HELP, no_args_is_help=True)
-    runs_app.command("list", help="List the runs in a results folder, newest first.")(list_command)
-    runs_app.command("show", help="Show one run: its card, metrics and config.")(show_command)
-    runs_app.command(
-        "compare",
-        help="Compare runs: the settings that differ and the metrics side by side, with the difference.",
-    )(compare_command)
-    runs_app.command("rm", help="Delete runs (asks first; never `latest` without --force).")(
-        rm_command
-    )
+    for name, function, text in (
+        ("list", list_command, LIST_HELP),
+        ("show", show_command, SHOW_HELP),
+        ("compare", compare_command, COMPARE_HELP),
+        ("rm", rm_command, RM_HELP),
+    ):
+        runs_app.command(name, help=text)(function)
     app.add_typer(runs_app, name="runs")
