@@ -156,7 +156,7 @@ def test_compare_plain_shows_only_the_settings_that_differ(
     assert result.exit_code == 0, result.stderr
     settings, metrics = result.stdout.split("\n\n")
     assert settings == (
-        "settings that differ: 2 (26 other settings are the same in every run)\n"
+        "settings that differ: 2 (39 other settings are the same in every run)\n"
         "setting               base   wide\n"
         "model.layers.0.units  25     40\n"
         "train.learning_rate   0.001  0.003"
@@ -190,7 +190,7 @@ def test_compare_markdown(runner: CliRunner, catalog: Path) -> None:
     assert lines[:10] == [
         "**Runs:** `base`, `wide`",
         "",
-        "**Settings that differ: 2 (26 other settings are the same in every run)**",
+        "**Settings that differ: 2 (39 other settings are the same in every run)**",
         "",
         "| setting | base | wide |",
         "| --- | --- | --- |",

@@ -71,7 +71,8 @@ def sweep_process(spec: Path, *args: str) -> subprocess.Popen[str]:
         (
             {"search": {"train.learning_rat": {"float": [0.001, 0.01]}}},
             "error: spec.yaml: search.train.learning_rat: unknown key train.learning_rat "
-            "(known keys: batch_size, engine, epochs, learning_rate)\n",
+            "(known keys: batch_size, early_stopping, engine, epochs, l2, learning_rate, momentum, "
+            "optimizer, schedule, weight_decay)\n",
         ),
         (
             {"search": {"train.learning_rate": {"float": [0.01, 0.001]}}},

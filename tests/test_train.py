@@ -118,7 +118,7 @@ def test_json_output_and_the_keras_engine(runner: CliRunner) -> None:
         (["--config", "nope.yaml"], "error: nope.yaml: config file not found\n"),
         (
             ["--set", "train.epoch=3"],
-            "error: --set train.epoch=3: unknown key train.epoch (known keys: batch_size, engine, epochs, learning_rate)\n",
+            "error: --set train.epoch=3: unknown key train.epoch (known keys: batch_size, early_stopping, engine, epochs, l2, learning_rate, momentum, optimizer, schedule, weight_decay)\n",
         ),
         (
             ["--set", "data.source=npy"],

@@ -34,7 +34,10 @@ from digitcli.vocabulary import (
     NUM_CLASSES,
     Activation,
     DataSource,
+    Monitor,
+    OptimizerName,
     PixelOrder,
+    ScheduleKind,
     TrainingEngine,
 )
 
@@ -141,13 +144,63 @@ class ModelConfig(StrictModel):
         return self
 
 
+class ScheduleConfig(StrictModel):
+    """How the learning rate changes during training; constant keeps the reference recipe."""
+
+    kind: ScheduleKind = Field(
+        ScheduleKind.constant,
+        description="constant, step (times `factor` every `every_epochs` epochs) or cosine.",
+    )
+    every_epochs: int = Field(10, gt=0, description="step: epochs between two reductions.")
+    factor: float = Field(0.5, gt=0, lt=1, description="step: what each reduction multiplies by.")
+    min_learning_rate: float = Field(
+        0.0, ge=0, description="cosine: the learning rate reached at the last epoch."
+    )
+
+
+class EarlyStoppingConfig(StrictModel):
+    """Stop when a validation value has not improved for `patience` epochs."""
+
+    enabled: bool = Field(False, description="Turn early stopping on.")
+    monitor: Monitor = Field(Monitor.val_loss, description="val_loss or val_accuracy.")
+    patience: int = Field(5, gt=0, description="Epochs without improvement before stopping.")
+    min_delta: float = Field(
+        0.0, ge=0, description="The smallest change that counts as an improvement."
+    )
+    restore_best: bool = Field(
+        True, description="End with (and save) the best epoch's weights, not the last epoch's."
+    )
+
+
 class TrainConfig(StrictModel):
     engine: TrainingEngine = Field(
         TrainingEngine.fast, description="fast (compiled epoch loop) or keras (model.fit)."
     )
     epochs: int = Field(40, gt=0, le=100_000, description="Passes over the training data.")
     batch_size: int = Field(32, gt=0, le=1_000_000, description="Images per gradient step.")
-    learning_rate: float = Field(0.001, gt=0, le=10, description="Adam's step size.")
+    learning_rate: float = Field(
+        0.001, gt=0, le=10, description="The optimizer's step size (at the start, with a schedule)."
+    )
+    optimizer: OptimizerName = Field(
+        OptimizerName.adam, description="adam, adamw (decoupled weight decay) or sgd (momentum)."
+    )
+    momentum: float = Field(0.9, ge=0, lt=1, description="sgd: the momentum.")
+    weight_decay: float | None = Field(
+        None,
+        ge=0,
+        lt=1,
+        description=(
+            "Decoupled weight decay: each step shrinks every weight by learning_rate x "
+            "weight_decay (none: 0.004 for adamw, 0 otherwise)."
+        ),
+    )
+    l2: float = Field(
+        0.0,
+        ge=0,
+        description="L2 penalty: adds l2 x the sum of squared kernel weights to the loss.",
+    )
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
 
 
 class OutputConfig(StrictModel):

@@ -36,7 +36,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -46,6 +46,8 @@ from digitcli.vocabulary import IMAGE_SHAPE, TrainingEngine
 
 if TYPE_CHECKING:
     import keras
+
+    from digitcli.training_controls import EarlyStopping
 
 Tensor = Any  # a tf.Tensor: TensorFlow is imported only when training starts
 
@@ -119,13 +121,34 @@ class FitRequest:
     parallel_ops: bool = False
     on_epoch_end: EpochCallback | None = None
     should_stop: StopCheck | None = None
+    # Consulted after every epoch by either engine; at the end it restores the best weights.
+    early_stopping: EarlyStopping | None = None
 
 
 def fit(engine: TrainingEngine, request: FitRequest) -> list[EpochLog]:
-    """Train `request.model` in place; returns the logs of the epochs run (stops early on request)."""
-    if engine is TrainingEngine.fast:
-        return _fit_fast(request)
-    return _fit_keras(request)
+    """Train `request.model` in place; returns the logs of the epochs run (stops early on request,
+    or when early stopping says so: then the model ends with the best epoch's weights)."""
+    run = _fit_fast if engine is TrainingEngine.fast else _fit_keras
+    stopper = request.early_stopping
+    if stopper is None:
+        return run(request)
+    outer_epoch, outer_stop = request.on_epoch_end, request.should_stop
+
+    def on_epoch_end(log: EpochLog) -> None:
+        stopper.observe(log, request.model)
+        if outer_epoch is not None:
+            outer_epoch(log)
+
+    def should_stop() -> bool:
+        return stopper.stopped_epoch is not None or (outer_stop is not None and outer_stop())
+
+    logs = run(replace(request, on_epoch_end=on_epoch_end, should_stop=should_stop))
+    finished = bool(logs) and (
+        stopper.stopped_epoch is not None or logs[-1].epoch == request.epochs
+    )
+    if finished:  # not when interrupted: a checkpoint keeps the last weights to resume from
+        stopper.restore(request.model, logs[-1].epoch)
+    return logs
 
 
 def _plain_adam(optimizer: Any) -> bool:
@@ -235,10 +258,17 @@ def _fit_fast(request: FitRequest) -> list[EpochLog]:
         predicted = tf.argmax(logits, axis=1, output_type=tf.int32)
         return tf.reduce_sum(tf.cast(tf.equal(predicted, labels), tf.float32))
 
+    def penalty() -> Tensor:
+        # L2 penalties (train.l2), which Keras adds to the loss it trains on and reports.
+        return tf.add_n(model.losses) if model.losses else None
+
     def train_batch(images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
         with tf.GradientTape() as tape:
             logits = model(images, training=True)
             loss = mean_loss(labels, logits)
+            extra = penalty()
+            if extra is not None:
+                loss = loss + extra
         update(tape.gradient(loss, variables))
         return loss, correct(labels, logits)
 
@@ -267,6 +297,9 @@ def _fit_fast(request: FitRequest) -> list[EpochLog]:
         if has_validation:
             logits = model(x_val, training=False)
             val_loss = mean_loss(y_val, logits)
+            extra = penalty()
+            if extra is not None:
+                val_loss = val_loss + extra
             val_accuracy = correct(y_val, logits) / len(request.y_val)
         else:
             val_loss = val_accuracy = tf.constant(np.nan, tf.float32)

@@ -47,8 +47,10 @@ from digitcli.runs import (
     finalize_run,
     read_json,
 )
+from digitcli.training_controls import EarlyStopping, apply_l2, prepare_model
 
 CHECKPOINT_STATE = "state.json"
+BEST_WEIGHTS = "best_weights.npz"
 
 
 @dataclass
@@ -138,9 +140,14 @@ def _save_checkpoint(
     history: list[EpochLog],
     dataset: Dataset,
     metadata: dict[str, Any],
+    stopper: EarlyStopping | None = None,
 ) -> None:
     checkpoint = staging / CHECKPOINT_DIR
     checkpoint.mkdir(exist_ok=True)
+    if stopper is not None and stopper.best_weights is not None:
+        # Early stopping's best epoch so far, which the resumed run may still end with.
+        with (checkpoint / BEST_WEIGHTS).open("wb") as handle:
+            np.savez(handle, *stopper.best_weights)
     # model.keras holds the weights and Adam's moments and step count: resuming is exact.
     model.save(checkpoint / f".{KERAS_FILE}.tmp.keras")
     (checkpoint / f".{KERAS_FILE}.tmp.keras").replace(checkpoint / KERAS_FILE)
@@ -218,6 +225,7 @@ def train(
     if resume is not None:
         staging = resolve_resume_target(resume, Path(config.output.dir))
         config, model, history, fingerprint, metadata = _load_checkpoint(staging)
+        apply_l2(model, config.train.l2)  # not saved with the model
         status("loading data")
         dataset = load_dataset(config.data, config.seed)
         if dataset.fingerprint != fingerprint:
@@ -236,6 +244,7 @@ def train(
 
         keras.utils.set_random_seed(config.seed)
         model = build_model_from_config(config)
+        prepare_model(model, config.train, len(dataset.train))
         staging = create_staging_dir(Path(config.output.dir), label, name)
         metadata = {"label": label, **(metadata or {})}
         try:
@@ -246,6 +255,13 @@ def train(
 
     done = len(history)
     run_metadata: dict[str, Any] = metadata or {}
+    stopper = EarlyStopping.from_config(config.train)
+    if stopper is not None and resume is not None:
+        stopper.replay(history)
+        best = staging / CHECKPOINT_DIR / BEST_WEIGHTS
+        if best.is_file():
+            with np.load(best) as saved:
+                stopper.best_weights = [saved[f"arr_{i}"] for i in range(len(saved.files))]
     if hooks.on_start is not None:
         hooks.on_start(config.train.epochs, done)
     try:
@@ -272,20 +288,24 @@ def train(
                     parallel_ops=parallel_ops(config.model.layers),
                     on_epoch_end=hooks.on_epoch,
                     should_stop=stop,
+                    early_stopping=stopper,
                 ),
             )
         history += new_logs
-        if history and history[-1].epoch < config.train.epochs:
+        stopped_early = stopper is not None and stopper.stopped_epoch is not None
+        if history and history[-1].epoch < config.train.epochs and not stopped_early:
             if not keep_interrupted:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise TrainingInterrupted(
                     f"training interrupted after epoch {history[-1].epoch}/{config.train.epochs}"
                 )
-            _save_checkpoint(staging, model, history, dataset, run_metadata)
+            _save_checkpoint(staging, model, history, dataset, run_metadata, stopper)
             raise TrainingInterrupted(
                 f"training interrupted after epoch {history[-1].epoch}/{config.train.epochs}; "
                 f"checkpoint saved. Resume with: digitcli train --resume {staging}"
             )
+        if stopper is not None:
+            run_metadata = {**run_metadata, "early_stopping": stopper.summary()}
         return _write_run(staging, config, model, history, dataset, started, run_metadata)
     except KeyboardInterrupt:
         # A second Ctrl-C: abort without a checkpoint; the .partial folder is never used as a run.

@@ -108,3 +108,26 @@ class PredictFormat(str, Enum):
     csv = "csv"
     json = "json"  # one array
     jsonl = "jsonl"  # one object per line
+
+
+class OptimizerName(str, Enum):
+    """The training optimizer (config `train.optimizer`)."""
+
+    adam = "adam"  # the reference recipe
+    adamw = "adamw"  # Adam with decoupled weight decay (Loshchilov & Hutter)
+    sgd = "sgd"  # stochastic gradient descent with momentum
+
+
+class ScheduleKind(str, Enum):
+    """How the learning rate changes during training (config `train.schedule.kind`)."""
+
+    constant = "constant"  # the reference recipe
+    step = "step"  # multiplied by `factor` every `every_epochs` epochs
+    cosine = "cosine"  # half a cosine from the learning rate down to `min_learning_rate`
+
+
+class Monitor(str, Enum):
+    """The validation value early stopping watches (config `train.early_stopping.monitor`)."""
+
+    val_loss = "val_loss"  # lower is better
+    val_accuracy = "val_accuracy"  # higher is better
