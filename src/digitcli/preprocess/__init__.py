@@ -28,6 +28,13 @@ from __future__ import annotations
 from digitcli.preprocess.batch import canonicalize_batch
 from digitcli.preprocess.components import warm_up
 from digitcli.preprocess.geometry import fit_and_center
-from digitcli.preprocess.pipeline import canonicalize
+from digitcli.preprocess.pipeline import DigitImage, canonicalize, read_digits
 
-__all__ = ["canonicalize", "canonicalize_batch", "fit_and_center", "warm_up"]
+__all__ = [
+    "DigitImage",
+    "canonicalize",
+    "canonicalize_batch",
+    "fit_and_center",
+    "read_digits",
+    "warm_up",
+]

@@ -7,6 +7,8 @@ thin lines across the picture and specks are dropped; pieces near the main regio
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from digitcli.preprocess.background import BAND_CONTACT
@@ -19,7 +21,7 @@ from digitcli.preprocess.morphology import dilate_mask
 # one): enough to bridge a pen skip, too little to merge neighbouring shapes.
 LINK_PER = 200
 # When only specks or fragments clear the threshold, look again at this share of it.
-_RETRY_THRESHOLD = 0.5
+RETRY_THRESHOLD = 0.5
 # A band along one side is thinner than this share of the picture (after BAND_CONTACT)...
 _BAND_THICKNESS = 0.25
 # ...or spans this share of it within its outer share _BAND_OUTER.
@@ -56,33 +58,47 @@ def digit_crop(
 ) -> np.ndarray:
     """The digit's ink cropped to its box, stretched so the stroke core is 1, other ink removed."""
     mask, region, found = _find_digit(ink, peak, threshold)
-    lower = max(_RETRY_THRESHOLD * threshold, NOISE_MARGIN * noise)
+    lower = max(RETRY_THRESHOLD * threshold, NOISE_MARGIN * noise)
     if not found and lower < threshold:
         # Only specks or faint fragments cleared the threshold: a faint or thin digit beside a
         # dark speck or edge. Look again with a lower one, which joins the fragments.
         mask, region, found = _find_digit(ink, peak, lower)
         floor = min(floor, FLOOR_SHARE_OF_THRESHOLD * lower)
-    return _stretch(ink, mask & region, region, floor, noise)
+    return stretch(ink, mask & region, region, floor, noise)
 
 
 def _find_digit(
     ink: np.ndarray, peak: float, threshold: float
 ) -> tuple[np.ndarray, np.ndarray, bool]:
     """The ink mask, the digit's region, and whether that region is convincing."""
+    mask, labels, count, reach = link(ink, threshold)
+    if count <= 1:
+        return mask, labels > 0, True
+    chosen, found = _choose(labels, count, ink, mask, peak, reach)
+    return mask, np.isin(labels, chosen), found
+
+
+def link(ink: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """The ink mask, its linked regions labelled, their count, and the linking reach (pixels)."""
     mask = ink > threshold
     reach = max(1, round(max(ink.shape) / LINK_PER))
     # Join strokes broken by a lighter patch or a pen skip, so a 5 stays one piece.
     linked = dilate_mask(mask) if reach == 1 else ndimage().binary_dilation(mask, EIGHT, reach)
     labels, count = label(linked)
-    if count <= 1:
-        return mask, linked, True
-    chosen, found = _choose(labels, count, ink, mask, peak, reach)
-    return mask, np.isin(labels, chosen), found
+    return mask, labels, count, reach
 
 
-def _stretch(
+def stretch(
     ink: np.ndarray, core_mask: np.ndarray, region: np.ndarray, floor: float, noise: float
 ) -> np.ndarray:
+    """The region's ink cropped to its box, stretched so the stroke core (`core_mask`) is 1."""
+    return tight(stretched(ink, core_mask, region, floor, noise))
+
+
+def stretched(
+    ink: np.ndarray, core_mask: np.ndarray, region: np.ndarray, floor: float, noise: float
+) -> np.ndarray:
+    """`stretch` before the crop: the whole picture, zero outside the region."""
     values = ink[core_mask]
     if noise > NOISY and values.size > _PERCENTILE_PIXELS:
         core = float(np.percentile(values, _CORE_PERCENTILE))
@@ -90,14 +106,44 @@ def _stretch(
         core = float(values.max())
     core = max(core, floor + CORE_ABOVE_FLOOR)
     digit = np.where(region, (ink - floor) / np.float32(core - floor), np.float32(0.0))
-    return tight(clip01(digit))
+    return clip01(digit)
 
 
-def _choose(
-    labels: np.ndarray, count: int, ink: np.ndarray, mask: np.ndarray, peak: float, reach: int
-) -> tuple[list[int], bool]:
-    """Labels of the components that make up the digit, and whether the main one is convincing
-    (neither a speck nor faint)."""
+@dataclass(frozen=True)
+class Regions:
+    """Per-component measures of the linked ink regions (index i is label i + 1)."""
+
+    labels: np.ndarray
+    count: int
+    mass: np.ndarray  # ink inside the mask
+    strength: np.ndarray  # strongest ink
+    extent: np.ndarray  # (count, 4): top, bottom, left, right (exclusive ends)
+    band: np.ndarray  # along one side of the picture
+    line: np.ndarray  # long and thin across it
+    big: np.ndarray
+    strong: np.ndarray
+    frame: np.ndarray  # encloses another candidate
+
+    @property
+    def heights(self) -> np.ndarray:
+        result: np.ndarray = self.extent[:, 1] - self.extent[:, 0]
+        return result
+
+    @property
+    def widths(self) -> np.ndarray:
+        result: np.ndarray = self.extent[:, 3] - self.extent[:, 2]
+        return result
+
+    @property
+    def candidate(self) -> np.ndarray:
+        result: np.ndarray = self.big & self.strong & ~self.band & ~self.line
+        return result
+
+
+def measure_regions(
+    labels: np.ndarray, count: int, ink: np.ndarray, mask: np.ndarray, peak: float
+) -> Regions:
+    """Size, strength and kind of each labelled region (see the constants above)."""
     height, width = labels.shape
     index = np.arange(1, count + 1)
     mass = np.asarray(ndimage().sum_labels(np.where(mask, ink, 0), labels, index), dtype=np.float64)
@@ -149,11 +195,18 @@ def _choose(
         & (extent[:, None, 3] > inner[None, :, 3])
         & (inner_size[None, :] >= _FRAMED_SIZE * np.maximum(box_h, box_w)[:, None])
     ).any(axis=1)
+    return Regions(labels, count, mass, strength, extent, band, line, big, strong, frame)
+
+
+def main_region(regions: Regions) -> int:
+    """Index of the digit's main region: the heaviest of the most digit-like ones."""
+    big, band, line, strong = regions.big, regions.band, regions.line, regions.strong
+    candidate = regions.candidate
     # Prefer a proper candidate; when there is none, relax one condition at a time (a canvas
     # drawing runs into the edge; a 1 drawn from edge to edge is a "line", and it is the digit
     # when nothing else is there).
     tiers = (
-        candidate & ~frame,
+        candidate & ~regions.frame,
         candidate,
         big & ~band & ~line,
         big & strong & ~band,
@@ -161,16 +214,36 @@ def _choose(
         ~band & ~line,
         ~band,
     )
-    allowed = next((tier for tier in tiers if tier.any()), np.ones(count, dtype=bool))
-    main = int(np.argmax(np.where(allowed, mass, -1.0)))
+    allowed = next((tier for tier in tiers if tier.any()), np.ones(regions.count, dtype=bool))
+    return int(np.argmax(np.where(allowed, regions.mass, -1.0)))
+
+
+def pieces_near(regions: Regions, main: int, reach: int) -> np.ndarray:
+    """Which regions belong with region `main` as parts of one digit (`main` included)."""
+    extent, mass, strength = regions.extent, regions.mass, regions.strength
+    box_h, box_w = regions.heights, regions.widths
     size = max(box_h[main], box_w[main])
     gap_rows = np.maximum(extent[main, 0] - extent[:, 1], extent[:, 0] - extent[main, 1])
     gap_cols = np.maximum(extent[main, 2] - extent[:, 3], extent[:, 2] - extent[main, 3])
     # The boxes are of the linked (dilated) regions: add back what the dilation took off the gap.
     gap = np.maximum(gap_rows, gap_cols) + 2 * reach
-    near = (gap <= _NEAR * size) & ~band & ~line
+    near = (gap <= _NEAR * size) & ~regions.band & ~regions.line
     near &= (mass >= _SPECK * mass[main]) & (strength >= _NEAR_STRENGTH * strength[main])
     # Parts of a digit are smaller than its main part; anything larger is something else (a frame).
     near &= (np.maximum(box_h, box_w) <= size) & (mass <= mass[main])
     near[main] = True
-    return [int(i) + 1 for i in np.flatnonzero(near)], bool(big[main] & strong[main])
+    result: np.ndarray = near
+    return result
+
+
+def _choose(
+    labels: np.ndarray, count: int, ink: np.ndarray, mask: np.ndarray, peak: float, reach: int
+) -> tuple[list[int], bool]:
+    """Labels of the components that make up the digit, and whether the main one is convincing
+    (neither a speck nor faint)."""
+    regions = measure_regions(labels, count, ink, mask, peak)
+    main = main_region(regions)
+    near = pieces_near(regions, main, reach)
+    return [int(i) + 1 for i in np.flatnonzero(near)], bool(
+        regions.big[main] & regions.strong[main]
+    )

@@ -1,6 +1,8 @@
-"""canonicalize: one picture through every step of the pipeline, in order."""
+"""canonicalize and read_digits: one picture through every step of the pipeline, in order."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,9 +19,34 @@ from digitcli.preprocess.background import (
 from digitcli.preprocess.digit import digit_crop
 from digitcli.preprocess.geometry import fit_and_center_one
 from digitcli.preprocess.levels import clip01, denoise, ink_levels, noise_level
+from digitcli.preprocess.page import find_page
 from digitcli.preprocess.polarity import is_dark_on_light
+from digitcli.preprocess.segment import find_digits, is_speck
 from digitcli.preprocess.strokes import normalise_strokes
 from digitcli.vocabulary import Invert
+
+
+@dataclass(frozen=True)
+class DigitImage:
+    """One digit read from a picture: its canonical 20x20 image and its box in the picture's
+    pixels (x0, y0, x1, y1; x1 and y1 exclusive)."""
+
+    image: np.ndarray
+    box: tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class _Ink:
+    """A picture's ink strength, its levels, and how its pixels map back to the picture's."""
+
+    ink: np.ndarray
+    peak: float
+    threshold: float
+    floor: float
+    noise: float
+    origin: tuple[int, int]  # (row, column) of ink's first pixel in the work image
+    scale: tuple[float, float]  # picture pixels per work pixel, down and across
+    picture: tuple[int, int]  # the picture's shape
 
 
 def canonicalize(gray: np.ndarray, invert: Invert = Invert.auto) -> np.ndarray:
@@ -27,6 +54,47 @@ def canonicalize(gray: np.ndarray, invert: Invert = Invert.auto) -> np.ndarray:
 
     Raises NoInkError when the image holds no ink.
     """
+    found = _ink(gray, invert)
+    crop = digit_crop(found.ink, found.peak, found.threshold, found.floor, found.noise)
+    return fit_and_center_one(normalise_strokes(crop))
+
+
+def read_digits(gray: np.ndarray, invert: Invert = Invert.auto) -> list[DigitImage]:
+    """Every digit in `gray`, left to right; one digit gives `canonicalize`'s image.
+
+    Specks and dots are not digits: raises NoInkError ("no digit found: ...") when nothing else is
+    there, as for a blank image.
+    """
+    found = _ink(gray, invert)
+    segments = find_digits(found.ink, found.peak, found.threshold, found.floor, found.noise)
+    picture_h, picture_w = found.picture
+    scale_r, scale_c = found.scale
+    digits: list[DigitImage] = []
+    specks: list[int] = []
+    for segment in segments:
+        top, left, bottom, right = segment.box
+        top, bottom = top + found.origin[0], bottom + found.origin[0]
+        left, right = left + found.origin[1], right + found.origin[1]
+        box = (
+            int(left * scale_c),
+            int(top * scale_r),
+            min(picture_w, int(np.ceil(right * scale_c))),
+            min(picture_h, int(np.ceil(bottom * scale_r))),
+        )
+        if is_speck(segment, box, found.picture):
+            specks.append(max(box[2] - box[0], box[3] - box[1]))
+            continue
+        digits.append(DigitImage(fit_and_center_one(normalise_strokes(segment.crop)), box))
+    if not digits:
+        raise NoInkError(
+            f"no digit found: only a speck or dot ({max(specks)} px across in a "
+            f"{picture_w}x{picture_h} picture)"
+        )
+    return digits
+
+
+def _ink(gray: np.ndarray, invert: Invert) -> _Ink:
+    """The pipeline up to the ink's levels: polarity, page, background, threshold."""
     image = np.asarray(gray, dtype=np.float32)
     if image.ndim != 2:
         raise ValueError(f"expected a 2-D greyscale image, got shape {image.shape}")
@@ -35,6 +103,12 @@ def canonicalize(gray: np.ndarray, invert: Invert = Invert.auto) -> np.ndarray:
     if not np.isfinite(image).all():
         image = np.nan_to_num(image, nan=0.0, posinf=1.0, neginf=0.0)
     work = shrink(clip01(image))
+    scale = (image.shape[0] / work.shape[0], image.shape[1] / work.shape[1])
+    origin = (0, 0)
+    if min(work.shape) >= GRID_MIN_SIDE:
+        page = find_page(work)
+        if page is not None:
+            work, origin = page.image, (page.top, page.left)
     border = np.sort(border_pixels(work))
     flip = is_dark_on_light(work, border) if invert is Invert.auto else invert is Invert.yes
     raw = np.subtract(1.0, work, dtype=np.float32) if flip else work
@@ -47,5 +121,4 @@ def canonicalize(gray: np.ndarray, invert: Invert = Invert.auto) -> np.ndarray:
         noise = noise_level(raw_border) / max(1.0 - background, ROOM_MIN)
         ink = denoise(remove_background(raw, background), noise)
     peak, threshold, floor = ink_levels(ink, noise, inner=min(raw.shape) >= GRID_MIN_SIDE)
-    crop = digit_crop(ink, peak, threshold, floor, noise)
-    return fit_and_center_one(normalise_strokes(crop))
+    return _Ink(ink, peak, threshold, floor, noise, origin, scale, image.shape)

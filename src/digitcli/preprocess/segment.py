@@ -1,0 +1,219 @@
+"""Several digits: the ink split into digits, left to right, each with its box.
+
+The digit that `digit.digit_crop` would choose comes first in the search: the heaviest digit-like
+region. Other regions as tall as a digit beside it, on the same line, and with a fair share of its
+ink, are digits too. Regions whose columns mostly overlap belong to one digit (a 4 written in two
+strokes); smaller pieces go with the digit they are near (the bar of a 5, a dotted stroke). A
+region much wider than a digit is two or more touching digits, cut where the columns hold the
+least ink. A picture of one digit gives exactly `digit_crop`'s crop.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from digitcli.preprocess.digit import (
+    RETRY_THRESHOLD,
+    Regions,
+    link,
+    main_region,
+    measure_regions,
+    pieces_near,
+    stretched,
+)
+from digitcli.preprocess.levels import FLOOR_SHARE_OF_THRESHOLD, NOISE_MARGIN
+from digitcli.preprocess.strokes import STROKE_LEVEL, stroke_width
+
+# Another digit is at least this share of the main one's height...
+_DIGIT_HEIGHT = 0.5
+# ...shares this share of the shorter one's rows with it (the same line of writing)...
+_SAME_LINE = 0.5
+# ...and holds at least this share of its ink (a thin 1 beside a bold 8 can hold a tenth).
+_DIGIT_MASS = 0.1
+# Two digit-like regions whose columns overlap by this share of the narrower one are one digit.
+_SAME_COLUMNS = 0.6
+# Among other digits, a region wider than _WIDE of its height is touching digits about
+# _DIGIT_WIDTH of their height wide...
+_WIDE = 1.2
+# ...and so is a lone region wider than _LONE_WIDE of its height, in a picture at least _LONE_MIN_SIDE
+# on its shorter side (dataset images are size-normalised one digit each), is touching digits
+# about _DIGIT_WIDTH of their height wide.
+_LONE_WIDE = 2.0
+_LONE_MIN_SIDE = 64
+_DIGIT_WIDTH = 0.7
+# A cut is sought within this share of a digit's width either side of where it would fall evenly.
+_CUT_WINDOW = 0.35
+# Ink whose box is shorter than this share of the picture's longer side is a speck or a dot (a
+# 10-pixel dot on a 2000-pixel page is 0.5%; digits written small in a photo are a few percent)...
+_MIN_SHARE = 0.015
+# ...and so is a blob shorter than this many of its stroke widths (a filled disc is about 2.5).
+_DOT_LENGTH = 2.8
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One digit's ink, cropped and stretched, and its box (top, left, bottom, right) in `ink`."""
+
+    crop: np.ndarray
+    box: tuple[int, int, int, int]
+
+
+def find_digits(
+    ink: np.ndarray, peak: float, threshold: float, floor: float, noise: float
+) -> list[Segment]:
+    """The digits in `ink`, left to right (at least one; see `digit.digit_crop` for the levels)."""
+    mask, regions, found = _find(ink, peak, threshold)
+    lower = max(RETRY_THRESHOLD * threshold, NOISE_MARGIN * noise)
+    if not found and lower < threshold:
+        # As digit_crop: only specks or faint fragments cleared the threshold; look again lower.
+        mask, regions, found = _find(ink, peak, lower)
+        floor = min(floor, FLOOR_SHARE_OF_THRESHOLD * lower)
+    segments = []
+    several = len(regions) > 1
+    lone = not several and min(ink.shape) >= _LONE_MIN_SIDE
+    for region in regions:
+        for part in _split_touching(mask & region, region, several, lone):
+            digit = stretched(ink, mask & part, part, floor, noise)
+            rows = np.flatnonzero(digit.max(axis=1) > 0)
+            cols = np.flatnonzero(digit.max(axis=0) > 0)
+            if rows.size == 0:
+                continue
+            top, bottom = int(rows[0]), int(rows[-1]) + 1
+            left, right = int(cols[0]), int(cols[-1]) + 1
+            segments.append(Segment(digit[top:bottom, left:right], (top, left, bottom, right)))
+    segments.sort(key=lambda segment: (segment.box[1] + segment.box[3]) / 2)
+    return segments
+
+
+def _find(
+    ink: np.ndarray, peak: float, threshold: float
+) -> tuple[np.ndarray, list[np.ndarray], bool]:
+    """The ink mask, each digit's region (a mask), and whether the main digit is convincing."""
+    mask, labels, count, reach = link(ink, threshold)
+    if count <= 1:
+        return mask, [labels > 0], True
+    regions = measure_regions(labels, count, ink, mask, peak)
+    main = main_region(regions)
+    found = bool(regions.big[main] & regions.strong[main])
+    groups = _digit_groups(regions, main, reach)
+    return mask, [np.isin(labels, group) for group in groups], found
+
+
+def _digit_groups(regions: Regions, main: int, reach: int) -> list[list[int]]:
+    """The labels of each digit's regions (the main digit's alone when there is one digit)."""
+    seeds = _seeds(regions, main)
+    if len(seeds) == 1:
+        return [[int(i) + 1 for i in np.flatnonzero(pieces_near(regions, main, reach))]]
+    extent, mass = regions.extent, regions.mass
+    # Digits that share their columns are one (a 4 in two strokes, a 7 with its bar apart).
+    merged: list[list[int]] = []
+    for seed in sorted(seeds, key=lambda i: int(extent[i, 2])):
+        if merged:
+            last = merged[-1]
+            left = min(int(extent[i, 2]) for i in last)
+            right = max(int(extent[i, 3]) for i in last)
+            overlap = min(right, int(extent[seed, 3])) - max(left, int(extent[seed, 2]))
+            narrower = min(right - left, int(extent[seed, 3] - extent[seed, 2]))
+            if overlap >= _SAME_COLUMNS * narrower:
+                last.append(seed)
+                continue
+        merged.append([seed])
+    # Every other piece joins the digit it belongs to, the nearest in columns when several claim it.
+    is_seed = np.zeros(regions.count, dtype=bool)
+    is_seed[seeds] = True
+    centres = (extent[:, 2] + extent[:, 3]) / 2
+    claims = np.full(regions.count, -1)
+    distance = np.full(regions.count, np.inf)
+    for number, group in enumerate(merged):
+        heaviest = max(group, key=lambda i: float(mass[i]))
+        near = pieces_near(regions, heaviest, reach) & ~is_seed
+        middle = float(np.mean([centres[i] for i in group]))
+        closer = near & (np.abs(centres - middle) < distance)
+        claims[closer] = number
+        distance[closer] = np.abs(centres - middle)[closer]
+    groups = []
+    for number, group in enumerate(merged):
+        members = group + [int(i) for i in np.flatnonzero(claims == number)]
+        groups.append([i + 1 for i in members])
+    return groups
+
+
+def _seeds(regions: Regions, main: int) -> list[int]:
+    """The main region and the other regions that are digits in their own right."""
+    if not (regions.candidate[main] and not regions.frame[main]):
+        return [main]  # the digit was found only by relaxing the rules: read it alone
+    heights, extent = regions.heights, regions.extent
+    rows_shared = np.minimum(extent[:, 1], extent[main, 1]) - np.maximum(
+        extent[:, 0], extent[main, 0]
+    )
+    seed = (
+        regions.candidate
+        & ~regions.frame
+        & (heights >= _DIGIT_HEIGHT * heights[main])
+        & (rows_shared >= _SAME_LINE * np.minimum(heights, heights[main]))
+        & (regions.mass >= _DIGIT_MASS * regions.mass[main])
+    )
+    seed[main] = True
+    return [int(i) for i in np.flatnonzero(seed)]
+
+
+def _core_box(core: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, left, bottom, right) of a mask's pixels; all zero for an empty mask."""
+    rows = np.flatnonzero(core.any(axis=1))
+    cols = np.flatnonzero(core.any(axis=0))
+    if rows.size == 0:
+        return 0, 0, 0, 0
+    return int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1
+
+
+def _split_touching(
+    core: np.ndarray, region: np.ndarray, several: bool, lone: bool
+) -> list[np.ndarray]:
+    """`region` cut into touching digits where its columns hold the least ink (or as it is).
+
+    `several`: the picture holds other digits; `lone`: it holds none, and is not a dataset image.
+    """
+    top, left, bottom, right = _core_box(core)
+    height, width = bottom - top, right - left
+    if (several and width > _WIDE * height) or (lone and width > _LONE_WIDE * height):
+        count = round(width / (_DIGIT_WIDTH * height))
+    else:
+        return [region]
+    if count < 2:
+        return [region]
+    columns = core[:, left:right].sum(axis=0).astype(np.float64)
+    step = width / count
+    window = max(1, round(_CUT_WINDOW * step))
+    cuts = [left]
+    for number in range(1, count):
+        expected = round(number * step)
+        low, high = max(1, expected - window), min(width - 1, expected + window)
+        if high <= low:
+            continue
+        span = columns[low:high]
+        # The emptiest column; among equals, the one nearest the even cut.
+        order = np.lexsort((np.abs(np.arange(low, high) - expected), span))
+        cuts.append(left + low + int(order[0]))
+    cuts.append(right)
+    parts = []
+    for start, stop in itertools.pairwise(cuts):
+        part = np.zeros_like(region)
+        part[:, start:stop] = region[:, start:stop]
+        if core[:, start:stop].any():
+            parts.append(part)
+    return parts
+
+
+def is_speck(segment: Segment, box: tuple[int, int, int, int], picture: tuple[int, int]) -> bool:
+    """Whether a segment is a speck or a dot rather than a digit.
+
+    `box` is its box in the picture's pixels (x0, y0, x1, y1), `picture` the picture's shape.
+    """
+    longest = max(box[2] - box[0], box[3] - box[1])
+    if longest < _MIN_SHARE * max(picture):
+        return True
+    # A dot is about as long as its strokes are wide; a digit is several stroke widths tall.
+    return bool(max(segment.crop.shape) < _DOT_LENGTH * stroke_width(segment.crop > STROKE_LEVEL))
