@@ -193,9 +193,13 @@ def test_record_fields_are_consistent(
     document = record.to_dict()
     assert list(document) == [
         *("path", "digit", "confidence", "probabilities", "top3", "error"),
-        *("unsure", "status", "reason"),
+        *("unsure", "status", "reason", "number", "digits"),
     ]
     assert document["top3"][0] == [label, record.confidence]  # type: ignore[index]
+    # One digit: the number is that digit, and its box lies inside the 28x28 picture.
+    assert record.number == str(label) and [d.digit for d in record.digits] == [label]
+    x0, y0, x1, y1 = record.digits[0].box
+    assert 0 <= x0 < x1 <= 28 and 0 <= y0 < y1 <= 28
 
 
 # ---------------------------------------------------------------------------------- polarity
@@ -422,7 +426,11 @@ def test_debug_dir_holds_what_the_model_saw(
     )
     assert len(records) == 5 and records[3].error is not None
     written = sorted(path.name for path in Path("seen").iterdir())
-    assert written == ["X.npy-0.png", "in_a_x.png", "in_b_x.png", "photo.jpg.png"]
+    # NAME.png: what the model saw; NAME.boxes.png: the picture with the digits' boxes drawn.
+    names = ["X.npy-0", "in_a_x", "in_b_x", "photo.jpg"]
+    assert written == sorted(f"{name}{end}" for name in names for end in (".png", ".boxes.png"))
+    with Image.open("seen/in_a_x.boxes.png") as boxes:
+        assert boxes.size == (28, 28) and boxes.mode == "RGB"
     with Image.open("seen/in_a_x.png") as picture:
         assert picture.size == (200, 200) and picture.mode == "L"
         pixels = np.asarray(picture)
@@ -441,7 +449,9 @@ def test_debug_image_names_are_safe_and_unique(
     image = next(iter(samples.values()))
     Image.fromarray(paper(image)).save(tmp_path / "d.png")
     list(predict_inputs(collect_inputs(["d.png", "d.png"]), model_files, debug_dir=Path("dbg")))
-    assert sorted(path.name for path in Path("dbg").iterdir()) == ["d-2.png", "d.png"]
+    assert sorted(path.name for path in Path("dbg").iterdir()) == [
+        *("d-2.boxes.png", "d-2.png", "d.boxes.png", "d.png")
+    ]
 
 
 def test_worker_pool_gives_the_same_records_in_order(

@@ -92,9 +92,9 @@ def test_folders_with_and_without_recursive(
     rows = [line.split("\t") for line in deep.stdout.splitlines()]
     assert [row[0] for row in rows] == [*top, "imgs/more/screen.png"]
     assert all(int(row[1]) == images[row[0]] for row in rows)
-    written = sorted(path.name for path in Path("out/seen").iterdir())
+    written = sorted(path.name for path in Path("out/seen").glob("*[!s].png"))
     assert written == sorted(row[0].replace("/", "_") for row in rows)
-    for path in Path("out/seen").iterdir():
+    for path in Path("out/seen").glob("*[!s].png"):
         with Image.open(path) as picture:
             assert picture.size == (200, 200)
 
@@ -108,7 +108,7 @@ def test_paths_from_stdin_as_csv(
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert list(rows[0]) == [
         *("path", "digit", "confidence", "top3", "error"),
-        *("unsure", "status", "reason"),
+        *("unsure", "status", "reason", "number", "boxes"),
     ]
     assert [row["path"] for row in rows] == names
     for row in rows:
@@ -130,8 +130,9 @@ def test_json_and_jsonl_records(
     for record in lines[:-1]:
         assert list(record) == [
             *("path", "digit", "confidence", "probabilities", "top3", "error"),
-            *("unsure", "status", "reason"),
+            *("unsure", "status", "reason", "number", "digits"),
         ]
+        assert record["number"] == str(record["digit"]) and len(record["digits"]) == 1
         assert record["digit"] == images[record["path"]] and record["error"] is None
         assert len(record["probabilities"]) == 10
         assert sum(record["probabilities"]) == pytest.approx(1.0, abs=1e-4)
@@ -146,6 +147,8 @@ def test_json_and_jsonl_records(
         "unsure": False,
         "status": "error",
         "reason": None,
+        "number": None,
+        "digits": [],
     }
 
 

@@ -52,7 +52,7 @@ def _csv(text: str) -> list[Row]:
     header, *rows = list(csv.reader(io.StringIO(text)))
     assert header == [
         *("path", "digit", "confidence", "top3", "error"),
-        *("unsure", "status", "reason"),
+        *("unsure", "status", "reason", "number", "boxes"),
     ]
     for row in rows:
         assert row[5] == ("true" if row[6] == "unsure" else "false")

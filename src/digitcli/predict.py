@@ -10,6 +10,10 @@ below `min_confidence`: the digit is a best guess, `top3` holds the runners-up);
 picture was read but holds no digit: blank, or rejected by `nondigit.py`'s checks; `error` and
 `reason` say why); "error" (the input could not be read).
 
+A picture may hold a number: `preprocess.read_digits` finds each digit, left to right, and the
+record carries the `number` and every digit with its confidence and box (specks and dots are no
+digit). Every digit of a chunk's pictures goes through the network in one batch.
+
 Speed matters both ways round. One image in a fresh process must not pay for TensorFlow's import, so
 the default engine is a NumPy forward pass over the run's `weights.npz`. Thousands of files are read
 and canonicalized in chunks (in worker processes when there are many), and each chunk goes through
@@ -37,7 +41,7 @@ from digitcli.errors import NO_DIGIT_PREFIXES, DigitcliError, ModelError, UsageE
 from digitcli.imaging import IMAGE_SUFFIXES, load_image
 from digitcli.lab_format import lab_rows_to_images
 from digitcli.output_files import make_folder, write_bytes
-from digitcli.preprocess import canonicalize, warm_up
+from digitcli.preprocess import read_digits, warm_up
 from digitcli.runs import ModelFiles
 from digitcli.vocabulary import (
     DEFAULT_MIN_CONFIDENCE,
@@ -77,11 +81,29 @@ class InputItem:
 
 
 @dataclass(frozen=True, slots=True)
+class DigitReading:
+    """One digit of a picture: what it reads as, how sure, and where it is."""
+
+    digit: int
+    confidence: float
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the picture's pixels (x1, y1 exclusive)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"digit": self.digit, "confidence": self.confidence, "box": list(self.box)}
+
+
+@dataclass(frozen=True, slots=True)
 class PredictionRecord:
     """The prediction for one input; `digit` is None and `error` says why when it failed.
 
     `status` (see the module's docstring) defaults to "error" when `error` is set, else "ok";
     `unsure` is True exactly when the status is "unsure"; `reason` explains "unsure" and "no_digit".
+
+    A picture may hold several digits: `number` is all of them, left to right ("2024"), and
+    `digits` each one with its box. With one digit, `digit`, `confidence`, `probabilities` and
+    `top3` are that digit's; with several, `digit` is None (the answer is `number`), `confidence`
+    is the product of the digits' confidences (how likely the whole number is right),
+    `probabilities` is None and `top3` empty.
     """
 
     path: str
@@ -92,6 +114,8 @@ class PredictionRecord:
     error: str | None = None
     status: Status | None = None
     reason: str | None = None
+    number: str | None = None  # the digits read, left to right
+    digits: tuple[DigitReading, ...] = ()
 
     def __post_init__(self) -> None:
         if self.status is None:
@@ -121,6 +145,8 @@ class PredictionRecord:
             "unsure": self.unsure,
             "status": self.status,
             "reason": self.reason,
+            "number": self.number,
+            "digits": [reading.to_dict() for reading in self.digits],
         }
 
 
@@ -362,10 +388,10 @@ def predict_chunks(
         chunk_size = max(64, min(chunk_size, math.ceil(len(units) / (processes * 4))))
     chunks = [units[start : start + chunk_size] for start in range(0, len(units), chunk_size)]
     debug_names: set[str] = set()
-    for chunk, pixels, errors in _canonicalized(chunks, processes):
-        records = _classify(chunk, pixels, errors, classifier, min_confidence)
+    for chunk, canonical in _canonicalized(chunks, processes):
+        records = _classify(chunk, canonical, classifier, min_confidence)
         if debug_dir is not None:
-            _write_debug_images(debug_dir, chunk, pixels, errors, debug_names)
+            _write_debug_images(debug_dir, chunk, canonical, records, debug_names)
         yield records
 
 
@@ -476,14 +502,19 @@ def _jobs(chunk: list[_Unit]) -> list[tuple[Path | np.ndarray, Invert]]:
     return [(unit.source, unit.invert) for unit in chunk if unit.source is not None]
 
 
-def canonicalize_sources(
-    jobs: list[tuple[Path | np.ndarray, Invert]],
-) -> tuple[np.ndarray, list[str | None]]:
-    """Read and canonicalize each source: (len(jobs), 400) pixels and an error (or None) per source.
+# What canonicalize_sources returns: every digit's canonical pixels (M, 400) and box (M, 4), how
+# many digits each source holds (0 when it failed), and each source's error (or None).
+Canonical = tuple[np.ndarray, np.ndarray, list[int], list[str | None]]
+
+
+def canonicalize_sources(jobs: list[tuple[Path | np.ndarray, Invert]]) -> Canonical:
+    """Read each source and canonicalize every digit in it (see `Canonical`).
 
     Runs in worker processes too, so it takes and returns only picklable data.
     """
-    pixels = np.zeros((len(jobs), INPUT_SIZE), dtype=np.float32)
+    images: list[np.ndarray] = []
+    boxes: list[tuple[int, int, int, int]] = []
+    counts = [0] * len(jobs)
     errors: list[str | None] = [None] * len(jobs)
     if len(jobs) > _FEW_IMAGES:
         warm_up()  # scipy's labelling pays for its import after a handful of images
@@ -509,11 +540,20 @@ def canonicalize_sources(
                 continue
             index = start + offset
             try:
-                pixels[index] = canonicalize(gray, jobs[index][1]).reshape(INPUT_SIZE)
+                found = read_digits(gray, jobs[index][1])
             except Exception as exc:
                 errors[index] = _error_text(exc, jobs[index][0])
+                continue
+            counts[index] = len(found)
+            images.extend(digit.image for digit in found)
+            boxes.extend(digit.box for digit in found)
         start += len(grays)
-    return pixels, errors
+    pixels = (
+        np.stack(images).reshape(len(images), INPUT_SIZE)
+        if images
+        else np.zeros((0, INPUT_SIZE), dtype=np.float32)
+    )
+    return pixels, np.asarray(boxes, dtype=np.int64).reshape(-1, 4), counts, errors
 
 
 # Up to this many images, a fresh process is faster without importing scipy.ndimage.
@@ -539,17 +579,17 @@ def _without_prefix(message: str, source: Path | np.ndarray) -> str:
 
 def _canonicalized(
     chunks: list[list[_Unit]], processes: int
-) -> Iterator[tuple[list[_Unit], np.ndarray, list[str | None]]]:
-    """Per chunk: its units, their canonical pixels, their errors (aligned with the units)."""
+) -> Iterator[tuple[list[_Unit], Canonical]]:
+    """Per chunk: its units and their digits (`Canonical`, aligned with the units)."""
     if processes <= 1:
         for chunk in chunks:
-            yield chunk, *_spread(chunk, canonicalize_sources(_jobs(chunk)))
+            yield chunk, _spread(chunk, canonicalize_sources(_jobs(chunk)))
         return
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     pool = ProcessPoolExecutor(processes, mp_context=_mp_context(), initializer=_ignore_sigint)
-    pending: deque[tuple[list[_Unit], Future[tuple[np.ndarray, list[str | None]]]]] = deque()
+    pending: deque[tuple[list[_Unit], Future[Canonical]]] = deque()
     remaining = iter(chunks)
     try:
         # A bounded window of chunks in flight keeps memory flat and the output in input order.
@@ -567,7 +607,7 @@ def _canonicalized(
                     "a worker process died while reading images (out of memory?); "
                     "try again with --jobs 1"
                 ) from exc
-            yield chunk, *_spread(chunk, result)
+            yield chunk, _spread(chunk, result)
     except BaseException:
         # Ctrl-C, or the reader went away: stop now rather than finish the chunks in flight.
         _stop_pool(pool)
@@ -603,40 +643,40 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _spread(
-    chunk: list[_Unit], result: tuple[np.ndarray, list[str | None]]
-) -> tuple[np.ndarray, list[str | None]]:
+def _spread(chunk: list[_Unit], result: Canonical) -> Canonical:
     """Align the results for the chunk's readable units with all its units (known errors too)."""
-    pixels, errors = result
+    pixels, boxes, counts, errors = result
     if len(errors) == len(chunk):
-        return pixels, errors
-    full_pixels = np.zeros((len(chunk), INPUT_SIZE), dtype=np.float32)
+        return result
+    full_counts: list[int] = []
     full_errors: list[str | None] = []
     position = 0
-    for index, unit in enumerate(chunk):
+    for unit in chunk:
         if unit.source is None:
+            full_counts.append(0)
             full_errors.append(unit.error)
         else:
-            full_pixels[index] = pixels[position]
+            full_counts.append(counts[position])
             full_errors.append(errors[position])
             position += 1
-    return full_pixels, full_errors
+    return pixels, boxes, full_counts, full_errors
 
 
 def _classify(
     chunk: list[_Unit],
-    pixels: np.ndarray,
-    errors: list[str | None],
+    canonical: Canonical,
     classifier: Classifier,
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
 ) -> list[PredictionRecord]:
-    good = [index for index, error in enumerate(errors) if error is None]
+    pixels, boxes, counts, errors = canonical
     records: list[PredictionRecord] = []
-    if good:
-        probabilities = np.asarray(classifier(pixels[good]), dtype=np.float32)
+    if len(pixels):
+        # Every digit of every picture in the chunk goes through the network at once.
+        probabilities = np.asarray(classifier(pixels), dtype=np.float32)
         ranked = np.argsort(-probabilities, axis=1, kind="stable")[:, :3]
         rows = probabilities.astype(np.float64).tolist()
         ranks = ranked.tolist()
+        box_rows = boxes.tolist()
     position = 0
     for index, unit in enumerate(chunk):
         error = errors[index]
@@ -655,24 +695,36 @@ def _classify(
                 )
             )
             continue
-        row, rank = rows[position], ranks[position]
-        position += 1
-        top3 = tuple((digit, row[digit]) for digit in rank)
-        confidence = row[rank[0]]
-        if confidence < min_confidence:
-            records.append(
-                PredictionRecord(
-                    unit.name,
-                    rank[0],
-                    confidence,
-                    tuple(row),
-                    top3,
-                    status="unsure",
-                    reason=unsure_reason(top3, min_confidence),
-                )
-            )
+        first, position = position, position + counts[index]
+        readings = tuple(
+            DigitReading(ranks[i][0], rows[i][ranks[i][0]], _box(box_rows[i]))
+            for i in range(first, position)
+        )
+        number = "".join(str(reading.digit) for reading in readings)
+        if len(readings) == 1:
+            row, rank = rows[first], ranks[first]
+            top3 = tuple((digit, row[digit]) for digit in rank)
+            digit, confidence, distribution = rank[0], row[rank[0]], tuple(row)
+            reason = unsure_reason(top3, min_confidence)
         else:
-            records.append(PredictionRecord(unit.name, rank[0], confidence, tuple(row), top3))
+            top3 = ()
+            digit, distribution = None, None
+            confidence = math.prod(reading.confidence for reading in readings)
+            reason = number_unsure_reason(readings, confidence, min_confidence)
+        unsure = confidence < min_confidence
+        records.append(
+            PredictionRecord(
+                unit.name,
+                digit,
+                confidence,
+                distribution,
+                top3,
+                status="unsure" if unsure else "ok",
+                reason=reason if unsure else None,
+                number=number,
+                digits=readings,
+            )
+        )
     return records
 
 
@@ -682,6 +734,24 @@ def unsure_reason(top3: Sequence[tuple[int, float]], min_confidence: float) -> s
     runners_up = ", ".join(f"{digit} ({probability:.0%})" for digit, probability in others)
     text = f"confidence {confidence:.1%} < {min_confidence:.0%}"
     return f"{text}; or {runners_up}" if runners_up else text
+
+
+def number_unsure_reason(
+    readings: Sequence[DigitReading], confidence: float, min_confidence: float
+) -> str:
+    """Why a number is unsure, naming its least sure digit: "confidence 42.0% < 50%; digit 3 of
+    4 (7) at 55.1%"."""
+    weakest = min(range(len(readings)), key=lambda i: readings[i].confidence)
+    reading = readings[weakest]
+    return (
+        f"confidence {confidence:.1%} < {min_confidence:.0%}; digit {weakest + 1} of "
+        f"{len(readings)} ({reading.digit}) at {reading.confidence:.1%}"
+    )
+
+
+def _box(values: list[int]) -> tuple[int, int, int, int]:
+    x0, y0, x1, y1 = values
+    return x0, y0, x1, y1
 
 
 # ----------------------------------------------------------------------------------------- debug
@@ -700,24 +770,59 @@ def debug_image_name(name: str) -> str:
 def _write_debug_images(
     folder: Path,
     chunk: list[_Unit],
-    pixels: np.ndarray,
-    errors: list[str | None],
+    canonical: Canonical,
+    records: list[PredictionRecord],
     used: set[str],
 ) -> None:
-    from PIL import Image
-
+    """Per input: NAME.png, the 20x20 image of each digit the model saw (side by side), enlarged;
+    NAME.boxes.png, the picture with each digit's box drawn on it."""
+    pixels = canonical[0]
+    position = 0
     for index, unit in enumerate(chunk):
-        if errors[index] is not None:
+        count = canonical[2][index]
+        first, position = position, position + count
+        if count == 0 or unit.source is None:
             continue  # the model saw nothing for this input
         name = debug_image_name(unit.name)
         if name in used:
-            base, count = name[: -len(".png")], 2
-            while f"{base}-{count}.png" in used:
-                count += 1
-            name = f"{base}-{count}.png"
+            base, number = name[: -len(".png")], 2
+            while f"{base}-{number}.png" in used:
+                number += 1
+            name = f"{base}-{number}.png"
         used.add(name)
-        grey = np.round(pixels[index].reshape(IMAGE_SHAPE) * 255).astype(np.uint8)
-        big = np.kron(grey, np.ones((DEBUG_SCALE, DEBUG_SCALE), dtype=np.uint8))
-        buffer = io.BytesIO()
-        Image.fromarray(big).save(buffer, format="PNG")
-        write_bytes(folder / name, buffer.getvalue())
+        grey = np.round(pixels[first:position].reshape(count, *IMAGE_SHAPE) * 255).astype(np.uint8)
+        row = np.concatenate(list(grey), axis=1)  # the digits left to right
+        big = np.kron(row, np.ones((DEBUG_SCALE, DEBUG_SCALE), dtype=np.uint8))
+        _save_debug(big, folder / name)
+        _save_debug(
+            _boxes_picture(unit.source, records[index].digits),
+            folder / f"{name[: -len('.png')]}{DEBUG_BOXES_SUFFIX}",
+        )
+
+
+# The picture with the digits' boxes drawn on it is saved as NAME.boxes.png beside NAME.png.
+DEBUG_BOXES_SUFFIX = ".boxes.png"
+_BOX_COLOUR = (230, 30, 30)
+
+
+def _boxes_picture(source: Path | np.ndarray, digits: Sequence[DigitReading]) -> np.ndarray:
+    """An RGB copy of the picture with each digit's box and reading drawn on it."""
+    from PIL import Image, ImageDraw
+
+    gray = load_image(source) if isinstance(source, Path) else source
+    picture = Image.fromarray(np.round(np.clip(gray, 0, 1) * 255).astype(np.uint8)).convert("RGB")
+    draw = ImageDraw.Draw(picture)
+    width = max(1, max(picture.size) // 200)
+    for reading in digits:
+        x0, y0, x1, y1 = reading.box
+        draw.rectangle((x0, y0, x1 - 1, y1 - 1), outline=_BOX_COLOUR, width=width)
+        draw.text((x0 + width, max(0, y0 - 11)), str(reading.digit), fill=_BOX_COLOUR)
+    return np.asarray(picture)
+
+
+def _save_debug(pixels: np.ndarray, target: Path) -> None:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    write_bytes(target, buffer.getvalue())

@@ -22,7 +22,10 @@ from digitcli.vocabulary import PredictFormat
 if TYPE_CHECKING:
     from digitcli.predict import PredictionRecord
 
-CSV_HEADER = ("path", "digit", "confidence", "top3", "error", "unsure", "status", "reason")
+CSV_HEADER = (
+    *("path", "digit", "confidence", "top3", "error", "unsure", "status", "reason"),
+    *("number", "boxes"),
+)
 
 
 class RecordWriter:
@@ -50,6 +53,11 @@ def json_record(record: PredictionRecord) -> dict[str, object]:
     """The record as the json and jsonl formats (and the server's API) write it: probabilities
     rounded to 6 decimals."""
     document = record.to_dict()
+    document["digits"] = [
+        {**reading.to_dict(), "confidence": _round(reading.confidence)} for reading in record.digits
+    ]
+    if record.confidence is not None:
+        document["confidence"] = _round(record.confidence)
     if record.probabilities is not None:
         document["confidence"] = _round(record.confidence or 0.0)
         document["probabilities"] = [_round(p) for p in record.probabilities]
@@ -61,13 +69,26 @@ def _json_document(record: PredictionRecord) -> str:
     return json.dumps(json_record(record))
 
 
+def answer(record: PredictionRecord) -> str:
+    """What the picture reads as: its digit, or its number when it holds several."""
+    return record.number if record.number is not None else str(record.digit)
+
+
+def boxes_text(record: PredictionRecord) -> str:
+    """Each digit's box as x0 y0 x1 y1, separated by semicolons."""
+    return ";".join(" ".join(map(str, reading.box)) for reading in record.digits)
+
+
 class PlainWriter(RecordWriter):
-    """path<TAB>digit<TAB>confidence<TAB>status; digit and confidence empty for a failed input."""
+    """path<TAB>answer<TAB>confidence<TAB>status; answer and confidence empty for a failed input.
+
+    The answer is the digit, or the number when the picture holds several digits.
+    """
 
     def record(self, record: PredictionRecord) -> str:
         if record.error is not None:
             return f"{record.path}\t\t\t{record.status}\n"
-        return f"{record.path}\t{record.digit}\t{record.confidence:.4f}\t{record.status}\n"
+        return f"{record.path}\t{answer(record)}\t{record.confidence:.4f}\t{record.status}\n"
 
 
 class CsvWriter(RecordWriter):
@@ -85,9 +106,15 @@ class CsvWriter(RecordWriter):
     def record(self, record: PredictionRecord) -> str:
         doubt = ["true" if record.unsure else "false", record.status, record.reason or ""]
         if record.error is not None:
-            return self._row([record.path, "", "", "", record.error, *doubt])
+            return self._row([record.path, "", "", "", record.error, *doubt, "", ""])
         top3 = " ".join(f"{digit}:{probability:.6f}" for digit, probability in record.top3)
-        return self._row([record.path, record.digit, f"{record.confidence:.6f}", top3, "", *doubt])
+        digit = "" if record.digit is None else record.digit
+        return self._row(
+            [
+                *(record.path, digit, f"{record.confidence:.6f}", top3, "", *doubt),
+                *(record.number or "", boxes_text(record)),
+            ]
+        )
 
 
 class JsonlWriter(RecordWriter):
@@ -130,18 +157,24 @@ class TableWriter(RecordWriter):
 
         table = Table(show_edge=True, header_style="bold")
         table.add_column("file", overflow="fold")
-        table.add_column("digit", justify="right")
+        table.add_column("digit", justify="right")  # the number, when there are several
         table.add_column("confidence", justify="right")
         table.add_column("top-3", overflow="fold")
         for r in self.records:
             # Text(), not markup strings: names such as X.npy[3] contain square brackets.
             if r.error is None:
-                top3 = "  ".join(f"{digit} {probability:.1%}" for digit, probability in r.top3)
+                # Several digits: each digit's own confidence instead of the runners-up.
+                top3 = "  ".join(
+                    f"{digit} {probability:.1%}"
+                    for digit, probability in (
+                        r.top3 or [(reading.digit, reading.confidence) for reading in r.digits]
+                    )
+                )
                 # An unsure answer must not look like a sure one, with or without colour.
                 confidence = f"{r.confidence:.1%} unsure" if r.unsure else f"{r.confidence:.1%}"
                 table.add_row(
                     Text(r.path),
-                    Text(str(r.digit), style="bold yellow" if r.unsure else "bold"),
+                    Text(answer(r), style="bold yellow" if r.unsure else "bold"),
                     Text(confidence, style="yellow" if r.unsure else ""),
                     Text(top3, style="dim"),
                 )
@@ -162,20 +195,26 @@ class OutputFormatEntry:
 
 WRITERS: dict[PredictFormat, OutputFormatEntry] = {
     PredictFormat.table: OutputFormatEntry(
-        TableWriter, "a table for people (file, digit, confidence or 'unsure', top 3)"
+        TableWriter,
+        "a table for people (file, digit or number, confidence or 'unsure', top 3)",
     ),
     PredictFormat.plain: OutputFormatEntry(
         PlainWriter,
-        "path<TAB>digit<TAB>confidence<TAB>status (digit and confidence empty for a failed input)",
+        "path<TAB>digit (the number, when the picture holds several digits)<TAB>confidence"
+        "<TAB>status (digit and confidence empty for a failed input)",
     ),
     PredictFormat.csv: OutputFormatEntry(
-        CsvWriter, "the header " + ",".join(CSV_HEADER) + ", then one row per input"
+        CsvWriter,
+        "the header "
+        + ",".join(CSV_HEADER)
+        + ", then one row per input (digit empty when the picture holds several; boxes: "
+        "x0 y0 x1 y1 per digit, ';' between)",
     ),
     PredictFormat.json: OutputFormatEntry(JsonWriter, "one array of objects"),
     PredictFormat.jsonl: OutputFormatEntry(
         JsonlWriter,
         "one object per line (path, digit, confidence, probabilities, top3, error, unsure, "
-        "status, reason)",
+        "status, reason, number, digits: each with its digit, confidence and box)",
     ),
 }
 

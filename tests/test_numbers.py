@@ -1,0 +1,153 @@
+"""Where the digits are: numbers read left to right, broken digits kept whole, a sheet of paper on
+a desk, and specks that are no digit. Pictures are made here from digits the fixture model reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from digitcli.predict import InputItem, PredictionRecord, predict_inputs
+from digitcli.runs import ModelFiles, resolve_model
+
+# The strokes of each digit, drawn at this height (pixels) on the test's pictures.
+HEIGHT = 60
+
+
+@pytest.fixture(scope="module")
+def model_files(trained_run: Path) -> ModelFiles:
+    return resolve_model(trained_run)
+
+
+@pytest.fixture(scope="module")
+def strokes(trained_run: Path) -> dict[int, np.ndarray]:
+    """label -> HEIGHT-pixel ink map (1 = ink) of the test image the fixture model reads best."""
+    from digitcli.config import load_config
+    from digitcli.data import load_dataset
+    from digitcli.inference import NumpyModel
+
+    config = load_config(trained_run / "config.yaml")
+    test = load_dataset(config.data, config.seed).test
+    probabilities = NumpyModel.load(trained_run / "weights.npz").probabilities(test.x)
+    chosen: dict[int, np.ndarray] = {}
+    for index in np.argsort(-probabilities.max(axis=1), kind="stable"):
+        label = int(test.y[index])
+        if label not in chosen and int(probabilities[index].argmax()) == label:
+            image = Image.fromarray(test.x[index].reshape(20, 20).astype(np.float32), mode="F")
+            big = image.resize((HEIGHT, HEIGHT), Image.Resampling.BILINEAR)
+            chosen[label] = np.clip(np.asarray(big, dtype=np.float32), 0, 1)
+    return chosen
+
+
+def _write(tmp_path: Path, name: str, gray: np.ndarray) -> InputItem:
+    path = tmp_path / name
+    Image.fromarray(np.round(np.clip(gray, 0, 1) * 255).astype(np.uint8)).save(path)
+    return InputItem(path, name)
+
+
+def _predict(items: list[InputItem], model_files: ModelFiles) -> list[PredictionRecord]:
+    return list(predict_inputs(items, model_files))
+
+
+def number_picture(
+    strokes: dict[int, np.ndarray], number: str, gap: int = 6, jitter: tuple[int, ...] = ()
+) -> tuple[np.ndarray, list[int]]:
+    """Dark ink on white: the digits of `number` side by side (the 20x20 digits' own margins and
+    `gap` apart, baselines shifted by `jitter`), and where each digit's cell starts."""
+    cells = [strokes[int(character)] for character in number]
+    width = sum(cell.shape[1] for cell in cells) + gap * (len(cells) - 1) + 40
+    ink = np.zeros((HEIGHT + 40, width), dtype=np.float32)
+    starts = []
+    left = 20
+    for index, cell in enumerate(cells):
+        top = 20 + (jitter[index] if index < len(jitter) else 0)
+        ink[top : top + HEIGHT, left : left + cell.shape[1]] = np.maximum(
+            ink[top : top + HEIGHT, left : left + cell.shape[1]], cell
+        )
+        starts.append(left)
+        left += cell.shape[1] + gap
+    return 1.0 - ink, starts
+
+
+@pytest.mark.parametrize("number", ["42", "2024"])
+def test_a_number_is_read_left_to_right(
+    number: str, strokes: dict[int, np.ndarray], model_files: ModelFiles, tmp_path: Path
+) -> None:
+    if not set(map(int, number)) <= set(strokes):
+        pytest.fail(f"the fixture model reads none of {set(map(int, number)) - set(strokes)}")
+    gray, starts = number_picture(strokes, number, jitter=(0, 3, -2, 1))
+    (record,) = _predict([_write(tmp_path, "n.png", gray)], model_files)
+    assert record.ok and record.number == number
+    # Several digits: the answer is the number, not one of its digits.
+    assert record.digit is None and record.probabilities is None
+    assert record.confidence == pytest.approx(np.prod([d.confidence for d in record.digits]))
+    # Each box is in the picture's pixels, inside its own cell.
+    for reading, start in zip(record.digits, starts, strict=True):
+        x0, y0, x1, y1 = reading.box
+        assert start - 2 <= x0 < x1 <= start + HEIGHT + 2 and 18 <= y0 < y1 <= HEIGHT + 25
+
+
+def test_a_digit_in_pieces_stays_one_digit(model_files: ModelFiles, tmp_path: Path) -> None:
+    # A 5 whose bar was written apart from its body, and a 4 written in two strokes.
+    five = Image.new("L", (120, 120), 255)
+    draw = ImageDraw.Draw(five)
+    draw.line([(52, 20), (88, 20)], fill=0, width=6)  # the bar, 8 pixels clear of the body
+    draw.line([(42, 22), (40, 56)], fill=0, width=6)
+    draw.arc([(34, 46), (86, 100)], start=200, end=140, fill=0, width=6)
+    four = Image.new("L", (120, 120), 255)
+    draw = ImageDraw.Draw(four)
+    draw.line([(50, 16), (34, 70), (86, 70)], fill=0, width=6)
+    draw.line([(72, 40), (72, 104)], fill=0, width=6)  # crosses the bar: the second stroke
+    five.save(tmp_path / "5.png")
+    four.save(tmp_path / "4.png")
+    items = [InputItem(tmp_path / "5.png", "5.png"), InputItem(tmp_path / "4.png", "4.png")]
+    for record in _predict(items, model_files):
+        assert record.ok and len(record.digits) == 1 and record.digit is not None, record
+
+
+def _page_on_desk(
+    stroke: np.ndarray, desk: float, page: float, size: tuple[int, int] = (360, 480)
+) -> np.ndarray:
+    """A tilted sheet of `page` tone on a `desk` of another tone, a digit written on it."""
+    height, width = size
+    picture = Image.new("F", (width, height), desk)
+    sheet = Image.new("F", (200, 240), page)
+    ink = Image.fromarray((page * (1.0 - stroke)).astype(np.float32), mode="F")
+    mask = Image.fromarray((stroke > 0.05).astype(np.uint8) * 255)
+    sheet.paste(ink, (70, 90), mask)
+    tilted_mask = Image.new("L", sheet.size, 255).rotate(8, expand=True)
+    tilted = sheet.rotate(8, expand=True, fillcolor=desk)
+    picture.paste(tilted, (110, 40), tilted_mask)
+    return np.asarray(picture, dtype=np.float32)
+
+
+@pytest.mark.parametrize(("desk", "page"), [(0.2, 0.9), (0.97, 0.62)], ids=["dark", "light"])
+def test_a_sheet_of_paper_on_a_desk_is_read_on_the_page(
+    desk: float,
+    page: float,
+    strokes: dict[int, np.ndarray],
+    model_files: ModelFiles,
+    tmp_path: Path,
+) -> None:
+    label = 7 if 7 in strokes else min(strokes)
+    gray = _page_on_desk(strokes[label], desk, page)
+    (record,) = _predict([_write(tmp_path, "desk.png", gray)], model_files)
+    assert record.ok and record.number == str(label), record
+    # The box is the digit's on the sheet, not the sheet's.
+    x0, y0, x1, y1 = record.digits[0].box
+    assert x1 - x0 <= HEIGHT + 10 and y1 - y0 <= HEIGHT + 10
+
+
+@pytest.mark.parametrize("diameter", [4, 10])
+def test_a_speck_or_a_dot_on_a_page_is_no_digit(
+    diameter: int, model_files: ModelFiles, tmp_path: Path
+) -> None:
+    page = Image.new("L", (2000, 1500), 255)
+    ImageDraw.Draw(page).ellipse([(900, 700), (900 + diameter - 1, 700 + diameter - 1)], fill=0)
+    page.save(tmp_path / "speck.png")
+    (record,) = _predict([InputItem(tmp_path / "speck.png", "speck.png")], model_files)
+    assert record.digit is None and record.number is None
+    assert record.status == "no_digit" and record.reason == record.error
+    assert record.error is not None and record.error.startswith("no digit found"), record
