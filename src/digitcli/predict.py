@@ -402,10 +402,17 @@ def predict_arrays(
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
 ) -> tuple[list[PredictionRecord], np.ndarray]:
     """Records for greyscale images already in memory (e.g. decoded uploads), given as (name, image)
-    pairs, and the (N, 400) canonical pixels the model saw (zeros where a record failed)."""
+    pairs, and the (N, 400) canonical pixels the model saw (zeros where a record failed; the first
+    digit's when a picture holds several)."""
     units = [_Unit(name, image, invert) for name, image in images]
-    pixels, errors = canonicalize_sources(_jobs(units))
-    return _classify(units, pixels, errors, classifier, min_confidence), pixels
+    canonical = canonicalize_sources(_jobs(units))
+    digits, _, counts, _ = canonical
+    firsts = np.cumsum([0, *counts[:-1]])
+    pixels = np.zeros((len(units), INPUT_SIZE), dtype=np.float32)
+    for index, count in enumerate(counts):
+        if count:
+            pixels[index] = digits[firsts[index]]
+    return _classify(units, canonical, classifier, min_confidence), pixels
 
 
 def _worker_count(workers: int | None) -> int:
