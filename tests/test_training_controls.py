@@ -147,6 +147,14 @@ def test_a_run_with_early_stopping_saves_the_best_epoch(tmp_path: Path) -> None:
         "stopped_epoch": 3,
         "restored_best": True,
     }
+    from typer.testing import CliRunner
+
+    from digitcli.cli import app
+
+    shown = CliRunner().invoke(app, ["runs", "show", str(result.run_dir)])
+    assert (
+        "early stopping: at epoch 3 on val_accuracy (best epoch's weights kept)\n" in shown.stdout
+    )
     # The saved model is the first epoch's: its validation accuracy is that epoch's.
     assert result.metrics["validation"]["accuracy"] == pytest.approx(
         result.history[0].val_accuracy, abs=1e-6

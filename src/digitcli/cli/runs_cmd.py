@@ -212,6 +212,15 @@ def card_rows(details: RunDetails) -> list[tuple[str, str]]:
         rows.append(
             ("best epoch", f"{int(best['epoch'])} (val_accuracy {best['val_accuracy']:.4f})")
         )
+    stopping = meta.get("early_stopping")
+    if isinstance(stopping, dict) and stopping.get("stopped_epoch"):
+        kept = "best epoch's weights kept" if stopping.get("restored_best") else "last weights kept"
+        rows.append(
+            (
+                "early stopping",
+                f"at epoch {stopping['stopped_epoch']} on {stopping.get('monitor')} ({kept})",
+            )
+        )
     rows.append(("wall time", f"{_seconds(summary.wall_seconds)} s"))
     if meta.get("source_run"):
         rows.append(("trained from", f"the config of run {meta['source_run']}"))
