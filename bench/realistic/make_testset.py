@@ -27,7 +27,7 @@ import csv
 import io
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -356,9 +356,17 @@ def lighting(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
 
 
 def photo(
-    rng: np.random.Generator, fonts: Sequence[Path], label: int, kind: str
+    rng: np.random.Generator,
+    fonts: Sequence[Path],
+    label: int,
+    kind: str,
+    draw_patch: Callable[[int, float], np.ndarray] | None = None,
 ) -> tuple[Image.Image, int]:
-    """A phone photo of a digit on paper; returns the upright RGB image and an EXIF orientation."""
+    """A phone photo of a digit on paper; returns the upright RGB image and an EXIF orientation.
+
+    `draw_patch(height, stroke)` draws something else instead of the digit (ink coverage), for
+    bench/nondigits/: letters, symbols and doodles photographed the same way.
+    """
     small_in_large = rng.random() < 0.2
     if small_in_large:
         w, h = (1200, 900) if rng.random() < 0.6 else (900, 1200)
@@ -399,7 +407,10 @@ def photo(
         ink = np.array([rng.uniform(10, 50)] * 3) + rng.normal(0, 4, 3)
     ink = np.clip(ink, 0, 255)
     coverage = np.zeros((h, w), np.float32)
-    patch = digit_for_photo(rng, fonts, label, digit_h, stroke)
+    if draw_patch is None:
+        patch = digit_for_photo(rng, fonts, label, digit_h, stroke)
+    else:
+        patch = rotate(draw_patch(digit_h, stroke), rng.uniform(-10, 10))
     top = int(rng.uniform(0.15, 0.85) * h - patch.shape[0] / 2)
     left = int(rng.uniform(0.2, 0.8) * w - patch.shape[1] / 2)
     top = int(np.clip(top, 2, max(2, h - patch.shape[0] - 2)))
