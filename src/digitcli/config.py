@@ -172,6 +172,22 @@ class EarlyStoppingConfig(StrictModel):
     )
 
 
+class OutlierExposureConfig(StrictModel):
+    """Train on synthetic non-digits too (letters, symbols, doodles; `negatives.py`) with a uniform
+    target, so the network is unsure off digits and predict marks such pictures unsure."""
+
+    enabled: bool = Field(False, description="Add the non-digit images (off: digits only).")
+    fraction: float = Field(
+        0.2, gt=0, le=2, description="Non-digit images added per training image (0.2: one in six)."
+    )
+    weight: float = Field(
+        0.5,
+        gt=0,
+        le=10,
+        description="Loss weight of a non-digit image (cross-entropy to the uniform distribution).",
+    )
+
+
 class TrainConfig(StrictModel):
     engine: TrainingEngine = Field(
         TrainingEngine.fast, description="fast (compiled epoch loop) or keras (model.fit)."
@@ -201,6 +217,7 @@ class TrainConfig(StrictModel):
     )
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
+    outlier_exposure: OutlierExposureConfig = Field(default_factory=OutlierExposureConfig)
 
 
 class OutputConfig(StrictModel):

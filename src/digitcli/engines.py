@@ -29,6 +29,11 @@ would save under a millisecond per epoch and give up live progress and stopping 
 
 Shuffling is derived from (seed, epoch) alone, so an interrupted run resumed from epoch k replays
 exactly the batches an uninterrupted run would have seen.
+
+Outlier exposure (`FitRequest.outlier_weight` > 0): training images labelled `NOT_A_DIGIT` (-1)
+are not digits; their loss is `outlier_weight` times the cross-entropy between the uniform
+distribution over the ten digits and the softmax, in both engines (`outlier_exposure_loss`). They
+never count as right, so the training accuracy is over all images, non-digits included.
 """
 
 from __future__ import annotations
@@ -123,6 +128,22 @@ class FitRequest:
     should_stop: StopCheck | None = None
     # Consulted after every epoch by either engine; at the end it restores the best weights.
     early_stopping: EarlyStopping | None = None
+    # > 0: y_train holds NOT_A_DIGIT (-1) labels, trained towards the uniform distribution.
+    outlier_weight: float = 0.0
+
+
+def outlier_exposure_loss(labels: Tensor, logits: Tensor, weight: float) -> Tensor:
+    """Per-image loss: cross-entropy for digits; for NOT_A_DIGIT (-1) labels, `weight` times the
+    cross-entropy to the uniform distribution, logsumexp(z) - mean(z)."""
+    import tensorflow as tf
+
+    labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
+    digit = labels >= 0
+    crossentropy = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.maximum(labels, 0), logits=logits
+    )
+    uniform = tf.reduce_logsumexp(logits, axis=1) - tf.reduce_mean(logits, axis=1)
+    return tf.where(digit, crossentropy, weight * uniform)
 
 
 def fit(engine: TrainingEngine, request: FitRequest) -> list[EpochLog]:
@@ -262,10 +283,15 @@ def _fit_fast(request: FitRequest) -> list[EpochLog]:
         # L2 penalties (train.l2), which Keras adds to the loss it trains on and reports.
         return tf.add_n(model.losses) if model.losses else None
 
+    def train_loss(labels: Tensor, logits: Tensor) -> Tensor:
+        if request.outlier_weight > 0:
+            return tf.reduce_mean(outlier_exposure_loss(labels, logits, request.outlier_weight))
+        return mean_loss(labels, logits)
+
     def train_batch(images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
         with tf.GradientTape() as tape:
             logits = model(images, training=True)
-            loss = mean_loss(labels, logits)
+            loss = train_loss(labels, logits)
             extra = penalty()
             if extra is not None:
                 loss = loss + extra
@@ -329,6 +355,30 @@ def _fit_fast(request: FitRequest) -> list[EpochLog]:
 
 def _fit_keras(request: FitRequest) -> list[EpochLog]:
     """The reference path: `model.fit`, one epoch per call so shuffling and resume match `fast`."""
+    model = request.model
+    if request.outlier_weight <= 0:
+        return _fit_keras_epochs(request)
+    import keras
+
+    weight = request.outlier_weight
+
+    def loss(labels: Tensor, logits: Tensor) -> Tensor:
+        return outlier_exposure_loss(labels, logits, weight)
+
+    # Same optimizer object (its state carries over); only the loss changes, and it changes back
+    # before the model is saved, so model.keras never refers to this function.
+    model.compile(optimizer=model.optimizer, loss=loss, metrics=["accuracy"])
+    try:
+        return _fit_keras_epochs(request)
+    finally:
+        model.compile(
+            optimizer=model.optimizer,
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
+
+
+def _fit_keras_epochs(request: FitRequest) -> list[EpochLog]:
     model = request.model
     logs: list[EpochLog] = []
     validation = (request.x_val, request.y_val) if len(request.y_val) else None

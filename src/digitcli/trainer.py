@@ -195,6 +195,26 @@ def resolve_resume_target(target: Path, default_root: Path = Path("results")) ->
     raise ModelError(f"{target}: no interrupted run found to resume")
 
 
+def training_images(
+    config: Config, dataset: Dataset, status: Callable[[str], None]
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The training split, plus synthetic non-digits when outlier exposure is on (the same ones on
+    resume: they depend only on the seed), and the weight of their loss (0: none)."""
+    exposure = config.train.outlier_exposure
+    if not exposure.enabled:
+        return dataset.train.x, dataset.train.y, 0.0
+    from digitcli.negatives import NOT_A_DIGIT, make_negatives
+
+    count = max(1, round(exposure.fraction * len(dataset.train.y)))
+    status(f"drawing {count} non-digit images (outlier exposure)")
+    negatives = make_negatives(count, config.seed)
+    x = np.concatenate([dataset.train.x, negatives]).astype(np.float32)
+    y = np.concatenate(
+        [dataset.train.y, np.full(len(negatives), NOT_A_DIGIT, dtype=dataset.train.y.dtype)]
+    )
+    return x, y, exposure.weight
+
+
 def train(
     config: Config,
     *,
@@ -254,6 +274,7 @@ def train(
             raise OutputError(f"{staging}: cannot write ({exc})") from exc
 
     done = len(history)
+    x_train, y_train, outlier_weight = training_images(config, dataset, status)
     run_metadata: dict[str, Any] = metadata or {}
     stopper = EarlyStopping.from_config(config.train)
     if stopper is not None and resume is not None:
@@ -276,8 +297,8 @@ def train(
                 config.train.engine,
                 FitRequest(
                     model=model,
-                    x_train=dataset.train.x,
-                    y_train=dataset.train.y,
+                    x_train=x_train,
+                    y_train=y_train,
                     x_val=dataset.validation.x,
                     y_val=dataset.validation.y,
                     epochs=config.train.epochs,
@@ -289,6 +310,7 @@ def train(
                     on_epoch_end=hooks.on_epoch,
                     should_stop=stop,
                     early_stopping=stopper,
+                    outlier_weight=outlier_weight,
                 ),
             )
         history += new_logs
