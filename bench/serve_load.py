@@ -9,7 +9,7 @@ loop), for a fixed time after a warm-up. The clients run in this process on asyn
 HTTP/1.1 writer and reader, so the load generator costs little of the machine the server runs on;
 its CPU time is reported too. Answers are checked (status 200, digit against the label).
 
-    .venv/bin/python bench/serve_load.py --model results/latest [--seconds 10] [--quick] [--json]
+    .venv/bin/python bench/serve_load.py --model RUN [--workers N] [--seconds 10] [--quick] [--json]
 """
 
 from __future__ import annotations
@@ -134,23 +134,47 @@ def _measure(
     }
 
 
+def _family(pid: int) -> list[int]:
+    """The server and every process under it (its worker processes), from /proc (Linux)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(fields[1])
+    family = [pid]
+    for member in family:
+        family.extend(child for child, parent in parents.items() if parent == member)
+    return family
+
+
 def _peak_rss_mb(pid: int) -> float:
-    # VmHWM: the process's peak resident set so far (Linux).
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """The sum of each server process's peak resident set (VmHWM): an upper bound of the whole."""
+    total = 0
+    for member in _family(pid):
+        for line in Path(f"/proc/{member}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1])
+    return total / 1024
 
 
 def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    """User + system CPU time of the server and its worker processes."""
+    ticks = 0
+    for member in _family(pid):
+        fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def run(model: Path, seconds: float = 10.0, quick: bool = False) -> dict[str, Any]:
+def run(
+    model: Path, seconds: float = 10.0, quick: bool = False, workers: int = 0
+) -> dict[str, Any]:
     pictures, labels = canvas_pngs(PICTURES)
     command = [*_common.digitcli_command(), "serve", "--model", str(model), "--port", "0"]
+    command += ["--workers", str(workers)]
     server = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_common.CHILD_ENV, text=True
     )
@@ -226,7 +250,7 @@ def report(results: dict[str, Any]) -> str:
         [
             _common.markdown_table(headers, rows),
             "",
-            f"Server peak RSS {results['server_peak_rss_mb']:,.0f} MB "
+            f"`{results['command']}`; server peak RSS {results['server_peak_rss_mb']:,.0f} MB "
             f"({results['rss_after_start_mb']:,.0f} MB after start); pictures "
             f"{results['picture_bytes_mean']:,} bytes on average; {machine['nproc']} CPUs "
             f"({machine['cpu']}), Python {machine['python']}; load average "
@@ -240,9 +264,12 @@ def main() -> None:
     parser.add_argument("--model", type=Path, required=True, help="a run directory")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured time per level")
     parser.add_argument("--quick", action="store_true", help="3 s per level")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="serve --workers (0: threads, the default)"
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args()
-    results = run(args.model, args.seconds, args.quick)
+    results = run(args.model, args.seconds, args.quick, args.workers)
     print(json.dumps(results) if args.json else report(results))
 
 

@@ -34,7 +34,7 @@ from digitcli.vocabulary import Invert
 PREDICT = "/api/v1/predict"
 
 
-def png(pixels: np.ndarray) -> bytes:
+def png_bytes(pixels: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
     return buffer.getvalue()
@@ -56,7 +56,7 @@ def client(predictor: Predictor) -> Iterator[TestClient]:
 def digit(confident_digits: dict[int, np.ndarray]) -> tuple[int, bytes]:
     """(label, PNG bytes) of a picture the model reads confidently: dark ink on white."""
     label, image = next(iter(confident_digits.items()))
-    return label, png(paper(image))
+    return label, png_bytes(paper(image))
 
 
 def assert_error(response: object, status: int, code: str) -> dict[str, str]:
@@ -129,6 +129,27 @@ def test_multipart_upload_and_json_bodies_give_the_same_answer(
         assert document["probabilities"] == raw["probabilities"]
 
 
+def test_worker_processes_give_the_same_answers_and_errors(
+    predictor: Predictor, client: TestClient, digit: tuple[int, bytes]
+) -> None:
+    _, data = digit
+    url = f"{PREDICT}?include=image,activations"
+    png = {"Content-Type": "image/png"}
+    expected = client.post(url, content=data, headers=png).json()
+    limits = Limits(max_pixels=250_000, workers=2)
+
+    with TestClient(create_app(predictor, limits)) as processes:
+        answers = [processes.post(url, content=data, headers=png).json() for _ in range(3)]
+        bad = processes.post(PREDICT, content=b"not a picture", headers=png)
+        big = processes.post(
+            PREDICT, content=png_bytes(np.full((600, 600), 255, np.uint8)), headers=png
+        )
+
+    assert answers == [expected] * 3
+    assert_error(bad, 422, "not_an_image")
+    assert_error(big, 413, "too_many_pixels")
+
+
 def test_extras_the_image_the_model_saw_and_the_hidden_activations(
     client: TestClient, digit: tuple[int, bytes], predictor: Predictor
 ) -> None:
@@ -162,7 +183,7 @@ def test_json_body_options_override_the_query(client: TestClient, digit: tuple[i
 
 
 def test_a_blank_picture_is_an_answer_without_a_digit(client: TestClient) -> None:
-    blank = png(np.full((280, 280), 255, dtype=np.uint8))
+    blank = png_bytes(np.full((280, 280), 255, dtype=np.uint8))
     response = client.post(
         f"{PREDICT}?include=image", content=blank, headers={"Content-Type": "image/png"}
     )
@@ -223,7 +244,7 @@ def test_a_truncated_image_is_422(client: TestClient, digit: tuple[int, bytes]) 
 
 
 def test_a_picture_too_small_to_hold_a_digit_is_422(client: TestClient) -> None:
-    tiny = png(np.zeros((2, 2), dtype=np.uint8))
+    tiny = png_bytes(np.zeros((2, 2), dtype=np.uint8))
     response = client.post(PREDICT, content=tiny, headers={"Content-Type": "image/png"})
     assert "too small" in assert_error(response, 422, "not_an_image")["error"]
 
@@ -244,7 +265,7 @@ def test_a_chunked_body_is_stopped_at_the_upload_limit(client: TestClient) -> No
 
 def test_an_image_over_the_pixel_limit_is_413(client: TestClient) -> None:
     # 600x600 = 360,000 pixels > 250,000, in a few hundred bytes: the header says it all.
-    big = png(np.full((600, 600), 255, dtype=np.uint8))
+    big = png_bytes(np.full((600, 600), 255, dtype=np.uint8))
     assert len(big) < 200_000
     response = client.post(PREDICT, content=big, headers={"Content-Type": "image/png"})
     assert "600x600" in assert_error(response, 413, "too_many_pixels")["error"]

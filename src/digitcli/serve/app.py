@@ -31,6 +31,7 @@ from digitcli.errors import ImageError, ImageTooLargeError
 from digitcli.serve.limits import BodyLimit, BodyTooLarge, Limits
 from digitcli.serve.openapi import API_PREFIX, openapi_document
 from digitcli.serve.service import Predictor
+from digitcli.serve.workers import Job, ProcessWorkers, ThreadWorkers, WorkerDied
 from digitcli.vocabulary import Invert
 
 INCLUDES = ("image", "activations")
@@ -68,8 +69,17 @@ def create_app(predictor: Predictor, limits: Limits | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.limiter = anyio.CapacityLimiter(limits.threads)
-        yield
+        workers = (
+            ProcessWorkers(predictor, limits.workers)
+            if limits.workers
+            else ThreadWorkers(predictor, limits.threads)
+        )
+        await workers.start()
+        app.state.workers = workers
+        try:
+            yield
+        finally:
+            await workers.close()
 
     async def index(request: Request) -> Response:
         return HTMLResponse(page, headers={"Content-Security-Policy": PAGE_POLICY})
@@ -99,21 +109,17 @@ def create_app(predictor: Predictor, limits: Limits | None = None) -> Starlette:
         if not data:
             raise ApiError(400, "the image is empty (0 bytes)", "empty")
 
-        def work() -> dict[str, Any]:
-            return predictor.predict(
-                data,
-                name,
-                invert=invert,
-                max_pixels=limits.max_pixels,
-                with_image="image" in includes,
-                with_activations="activations" in includes,
-            )
-
+        job = Job(
+            data,
+            name,
+            invert,
+            limits.max_pixels,
+            with_image="image" in includes,
+            with_activations="activations" in includes,
+        )
         try:
             with anyio.fail_after(limits.timeout):
-                document = await anyio.to_thread.run_sync(
-                    work, limiter=request.app.state.limiter, abandon_on_cancel=True
-                )
+                document = await request.app.state.workers.run(job)
         except TimeoutError:
             raise ApiError(
                 503, f"no answer within the {limits.timeout:g} s limit; try a smaller image"
@@ -122,6 +128,8 @@ def create_app(predictor: Predictor, limits: Limits | None = None) -> Starlette:
             raise ApiError(413, _without_name(exc.message, name), "too_many_pixels") from None
         except ImageError as exc:
             raise ApiError(422, _without_name(exc.message, name)) from None
+        except WorkerDied as exc:
+            raise ApiError(503, exc.message, "worker_died") from None
         return JSONResponse(document)
 
     api = [

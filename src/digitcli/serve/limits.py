@@ -21,6 +21,8 @@ MAX_PIXELS_CEILING = MAX_IMAGE_PIXELS  # imaging refuses more whatever this says
 DEFAULT_TIMEOUT = 10.0
 # Threads that decode and predict at once: more only queue on the GIL and the CPUs.
 DEFAULT_THREADS = 4
+# Worker processes that decode and predict; 0: threads of the server process instead.
+DEFAULT_WORKERS = 0
 
 
 @dataclass(frozen=True)
@@ -29,9 +31,10 @@ class Limits:
     max_pixels: int = DEFAULT_MAX_PIXELS  # largest image, width x height
     timeout: float = DEFAULT_TIMEOUT  # seconds to read the body, and again to answer
     threads: int = DEFAULT_THREADS
+    workers: int = DEFAULT_WORKERS
 
     def __post_init__(self) -> None:
-        if self.max_upload_bytes < 1 or self.max_pixels < 1 or self.threads < 1:
+        if self.max_upload_bytes < 1 or self.max_pixels < 1 or self.threads < 1 or self.workers < 0:
             raise ValueError("limits must be positive")
         if not self.timeout > 0:
             raise ValueError("the timeout must be positive")
