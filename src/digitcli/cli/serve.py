@@ -106,7 +106,7 @@ def serve_command(
             "--workers",
             min=0,
             help="Worker processes that decode and read pictures, each with its own copy of the "
-            "model (~70 MB): more requests per second on several cores. 0: threads of the server "
+            "model (~90 MB each): more requests per second on several cores. 0: threads of the server "
             "process.",
         ),
     ] = DEFAULT_WORKERS,
