@@ -30,6 +30,8 @@ HEAVY = (
     "onnxruntime",
     "tf2onnx",
     "optuna",
+    "starlette",
+    "uvicorn",
 )
 
 # Runs `digitcli ARGS` in-process once per argument list (the same `main` as the console script);
