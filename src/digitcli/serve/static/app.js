@@ -210,23 +210,28 @@
   // -------------------------------------------------------------------------- showing
 
   function show(answer, note) {
-    const ok = answer !== null && answer.digit !== null;
-    digit.textContent = ok ? String(answer.digit) : "?";
-    document.body.dataset.digit = ok ? String(answer.digit) : "";
-    confidence.textContent = ok ? `${(answer.confidence * 100).toFixed(1)}% sure` : "";
-    if (answer !== null && answer.digit === null) note = `No digit: ${answer.reason || answer.error}.`;
-    if (ok && answer.unsure) note = `Not sure: ${answer.reason}.`;
-    digit.classList.toggle("unsure", ok && answer.unsure);
-    statusLine.textContent = note || (ok ? "" : "Draw a digit in the box.");
-    const probabilities = ok ? answer.probabilities : null;
+    // A picture may hold several digits: then `digit` is null and `number` is the answer.
+    const read = answer !== null && (answer.digit !== null || Boolean(answer.number));
+    const several = read && answer.digit === null;
+    const text = !read ? "?" : several ? answer.number : String(answer.digit);
+    digit.textContent = text;
+    document.body.dataset.digit = read ? text : "";
+    confidence.textContent = read ? `${(answer.confidence * 100).toFixed(1)}% sure` : "";
+    const notes = note ? [note] : [];
+    if (answer !== null && !read) notes.push(`No digit: ${answer.reason || answer.error}.`);
+    if (several) notes.push(`${answer.digits.length} digits, each read on its own; the first below.`);
+    if (read && answer.unsure) notes.push(`Not sure: ${answer.reason}.`);
+    digit.classList.toggle("unsure", read && answer.unsure);
+    statusLine.textContent = notes.length ? notes.join(" ") : read ? "" : "Draw a digit in the box.";
+    const probabilities = read && !several ? answer.probabilities : null;
     barItems.forEach((bar, d) => {
       const p = probabilities ? probabilities[d] : 0;
       bar.fill.style.width = `${(p * 100).toFixed(1)}%`;
       bar.value.textContent = probabilities ? `${(p * 100).toFixed(1)}%` : "";
-      bar.item.classList.toggle("top", ok && d === answer.digit);
+      bar.item.classList.toggle("top", probabilities !== null && d === answer.digit);
     });
-    showSeen(ok ? answer.image : null);
-    showLayers(ok ? answer.activations : null);
+    showSeen(read ? answer.image : null);
+    showLayers(read ? answer.activations : null);
   }
 
   function showSeen(image) {
