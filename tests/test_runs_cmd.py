@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from digitcli.cli import app
@@ -48,6 +49,13 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _rerun(root: Path) -> Path:
     return next(path for path in root.iterdir() if path.name.endswith("-base-" + path.name[-6:]))
+
+
+def _same_settings(root: Path) -> int:
+    """How many flattened config keys `base` and `wide` share: all but the two they differ in."""
+    from digitcli.run_catalog import flatten
+
+    return len(flatten(yaml.safe_load((root / "base" / "config.yaml").read_text()))) - 2
 
 
 def _metrics(run: Path) -> dict[str, dict[str, float]]:
@@ -156,7 +164,7 @@ def test_compare_plain_shows_only_the_settings_that_differ(
     assert result.exit_code == 0, result.stderr
     settings, metrics = result.stdout.split("\n\n")
     assert settings == (
-        "settings that differ: 2 (39 other settings are the same in every run)\n"
+        f"settings that differ: 2 ({_same_settings(catalog)} other settings are the same in every run)\n"
         "setting               base   wide\n"
         "model.layers.0.units  25     40\n"
         "train.learning_rate   0.001  0.003"
@@ -190,7 +198,7 @@ def test_compare_markdown(runner: CliRunner, catalog: Path) -> None:
     assert lines[:10] == [
         "**Runs:** `base`, `wide`",
         "",
-        "**Settings that differ: 2 (39 other settings are the same in every run)**",
+        f"**Settings that differ: 2 ({_same_settings(catalog)} other settings are the same in every run)**",
         "",
         "| setting | base | wide |",
         "| --- | --- | --- |",

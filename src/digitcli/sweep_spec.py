@@ -20,7 +20,6 @@ highest value, or each choice), so a typo fails before the first trial.
 from __future__ import annotations
 
 import re
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -28,45 +27,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from digitcli.config import Config, _describe_validation_error, load_config, read_yaml_document
 from digitcli.errors import ConfigError
+from digitcli.vocabulary import Direction, Metric, PrunerKind
 
 Scalar = bool | int | float | str | None
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class Metric(str, Enum):
-    """What a trial scores: a split's accuracy or loss from the run's metrics.json."""
-
-    validation_accuracy = "validation.accuracy"
-    validation_loss = "validation.loss"
-    test_accuracy = "test.accuracy"
-    test_loss = "test.loss"
-
-    @property
-    def split_name(self) -> str:
-        return self.value.partition(".")[0]
-
-    @property
-    def score(self) -> str:
-        """accuracy or loss"""
-        return self.value.partition(".")[2]
-
-    @property
-    def epoch_key(self) -> str:
-        """What each epoch reports to the pruner: the validation value of the same kind."""
-        return "val_accuracy" if self.score == "accuracy" else "val_loss"
-
-
-class Direction(str, Enum):
-    maximize = "maximize"
-    minimize = "minimize"
-
-
-class PrunerKind(str, Enum):
-    median = "median"  # stop a trial whose epoch value is worse than the median of earlier trials'
-    none = "none"
 
 
 class PrunerSpec(_Strict):

@@ -131,3 +131,40 @@ class Monitor(str, Enum):
 
     val_loss = "val_loss"  # lower is better
     val_accuracy = "val_accuracy"  # higher is better
+
+
+class Metric(str, Enum):
+    """What a sweep trial scores (spec `metric`): a split's accuracy or loss from metrics.json."""
+
+    validation_accuracy = "validation.accuracy"
+    validation_loss = "validation.loss"
+    test_accuracy = "test.accuracy"
+    test_loss = "test.loss"
+
+    @property
+    def split_name(self) -> str:
+        return self.value.partition(".")[0]
+
+    @property
+    def score(self) -> str:
+        """accuracy or loss"""
+        return self.value.partition(".")[2]
+
+    @property
+    def epoch_key(self) -> str:
+        """What each epoch reports to the pruner: the validation value of the same kind."""
+        return "val_accuracy" if self.score == "accuracy" else "val_loss"
+
+
+class Direction(str, Enum):
+    """Whether a sweep maximizes or minimizes its metric (spec `direction`)."""
+
+    maximize = "maximize"
+    minimize = "minimize"
+
+
+class PrunerKind(str, Enum):
+    """How a sweep stops hopeless trials early (spec `pruner.kind`)."""
+
+    median = "median"  # stop a trial whose epoch value is worse than the median of earlier trials'
+    none = "none"
