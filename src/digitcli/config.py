@@ -7,6 +7,7 @@ error is re-raised as one `ConfigError` line naming the file, the key path and w
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -414,6 +415,27 @@ def load_config(
 def config_to_yaml(config: Config) -> str:
     """The fully resolved config as YAML that `load_config` reads back to an equal Config."""
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+# The keys naming data files: the only ones `train --resume --set` may change (the data moved).
+DATA_PATH_KEYS = ("data.path", "data.labels_path")
+
+
+def with_absolute_data_paths(config: Config) -> Config:
+    """`config` with data.path and data.labels_path made absolute (from the current folder).
+
+    A run saves its config this way, so evaluate, plot, `train --resume` and
+    `train --config <run>/config.yaml` find the data from any folder.
+    """
+    data = config.data
+    absolute = {
+        key: os.path.abspath(os.path.expanduser(value))
+        for key, value in (("path", data.path), ("labels_path", data.labels_path))
+        if value is not None
+    }
+    if not absolute:
+        return config
+    return config.model_copy(update={"data": data.model_copy(update=absolute)})
 
 
 def save_config(config: Config, path: Path) -> None:

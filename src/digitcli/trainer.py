@@ -21,10 +21,23 @@ from typing import Any
 import numpy as np
 
 from digitcli import __version__
-from digitcli.config import Config, load_config, save_config
+from digitcli.config import (
+    DATA_PATH_KEYS,
+    Config,
+    load_config,
+    parse_override,
+    save_config,
+    with_absolute_data_paths,
+)
 from digitcli.data import Dataset, Split, load_dataset
 from digitcli.engines import EpochLog, FitRequest, fit
-from digitcli.errors import DigitcliError, ModelError, OutputError, TrainingInterrupted
+from digitcli.errors import (
+    DigitcliError,
+    ModelError,
+    OutputError,
+    TrainingInterrupted,
+    UsageError,
+)
 from digitcli.inference import NumpyModel, cross_entropy
 from digitcli.layers import parallel_ops
 from digitcli.output_files import write_json
@@ -162,7 +175,20 @@ def _save_checkpoint(
     )
 
 
-def _load_checkpoint(staging: Path) -> tuple[Config, Any, list[EpochLog], str, dict[str, Any]]:
+def check_resume_overrides(overrides: list[str]) -> None:
+    """`train --resume` keeps the run's recipe; only where its data files are may change."""
+    for text in overrides:
+        keys, _ = parse_override(text)
+        if ".".join(keys) not in DATA_PATH_KEYS:
+            raise UsageError(
+                f"--set {text}: --resume continues a run with its saved config; only "
+                f"{' and '.join(DATA_PATH_KEYS)} may be changed (the data moved)"
+            )
+
+
+def _load_checkpoint(
+    staging: Path, overrides: list[str] | None = None
+) -> tuple[Config, Any, list[EpochLog], str, dict[str, Any]]:
     from digitcli.model import load_keras_model
 
     if not staging.is_dir():
@@ -174,7 +200,8 @@ def _load_checkpoint(staging: Path) -> tuple[Config, Any, list[EpochLog], str, d
     checkpoint = staging / CHECKPOINT_DIR
     if not (checkpoint / CHECKPOINT_STATE).is_file():
         raise ModelError(f"{staging}: holds no checkpoint (it was not interrupted cleanly)")
-    config = load_config(staging / CONFIG_FILE)
+    check_resume_overrides(overrides or [])
+    config = with_absolute_data_paths(load_config(staging / CONFIG_FILE, overrides))
     state = read_json(checkpoint / CHECKPOINT_STATE)
     model = load_keras_model(checkpoint / KERAS_FILE)
     history = [epoch_log_from_dict(log) for log in state["history"]]
@@ -225,6 +252,7 @@ def train(
     metadata: dict[str, Any] | None = None,
     keep_interrupted: bool = True,
     handle_signals: bool = True,
+    resume_overrides: list[str] | None = None,
 ) -> TrainResult:
     """Train per `config` (or continue the interrupted run `resume`) and write the run directory.
 
@@ -232,7 +260,9 @@ def train(
     the time and `label`); `metadata` is recorded in run.json (label, source run, sweep trial).
     With `keep_interrupted` False an interrupted run is deleted instead of checkpointed. With
     `handle_signals` False, Ctrl-C is left to the caller, which stops training through
-    `callbacks.should_stop`.
+    `callbacks.should_stop`. `resume_overrides` are `--set` texts for the resumed run's data
+    paths (nothing else may change). Data paths are saved absolute, so the run works from any
+    folder.
     """
     hooks = callbacks or TrainCallbacks()
     started = time.perf_counter()
@@ -244,7 +274,7 @@ def train(
     history: list[EpochLog] = []
     if resume is not None:
         staging = resolve_resume_target(resume, Path(config.output.dir))
-        config, model, history, fingerprint, metadata = _load_checkpoint(staging)
+        config, model, history, fingerprint, metadata = _load_checkpoint(staging, resume_overrides)
         apply_l2(model, config.train.l2)  # not saved with the model
         status("loading data")
         dataset = load_dataset(config.data, config.seed)
@@ -254,6 +284,7 @@ def train(
                 f"(fingerprint {dataset.fingerprint}, was {fingerprint}); start a new run instead"
             )
     else:
+        config = with_absolute_data_paths(config)
         if name is not None:  # before minutes of data loading, not after
             check_run_name(Path(config.output.dir), name)
         status("loading data")

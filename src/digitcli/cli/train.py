@@ -38,6 +38,8 @@ Examples:
 
   digitcli train --resume results/<run>.partial   # continue after Ctrl-C
 
+  digitcli train --resume results/<run>.partial --set data.path=/new/place/mnist.npz
+
 Progress goes to stderr; stdout gets only the run directory (or JSON with --json).
 """
 
@@ -166,13 +168,13 @@ def train_command(
     from digitcli.config import load_config
     from digitcli.errors import UsageError
     from digitcli.run_catalog import config_origin
-    from digitcli.trainer import TrainCallbacks, train
+    from digitcli.trainer import TrainCallbacks, check_resume_overrides, train
 
-    if resume is not None and (config is not None or overrides or name is not None):
-        raise UsageError(
-            "--resume continues a run with its saved config; drop --config/--set/--name"
-        )
-    resolved = load_config(config, overrides)
+    if resume is not None and (config is not None or name is not None):
+        raise UsageError("--resume continues a run with its saved config; drop --config/--name")
+    if resume is not None:
+        check_resume_overrides(list(overrides or []))
+    resolved = load_config(config, None if resume is not None else overrides)
     # A run trained from another run's config.yaml is named after that run, not "config".
     label, source_run = config_origin(config) if config is not None else ("default", None)
     metadata = {"source_run": source_run} if source_run else {}
@@ -187,7 +189,13 @@ def train_command(
     )
     try:
         result = train(
-            resolved, label=label, callbacks=callbacks, resume=resume, name=name, metadata=metadata
+            resolved,
+            label=label,
+            callbacks=callbacks,
+            resume=resume,
+            name=name,
+            metadata=metadata,
+            resume_overrides=list(overrides or []) if resume is not None else None,
         )
     finally:
         if display is not None:
