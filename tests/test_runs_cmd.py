@@ -316,9 +316,7 @@ def test_rm_force_deletes_latest_and_moves_the_pointer(
 
 
 def test_train_name_must_be_free_and_plain(runner: CliRunner) -> None:
-    first = runner.invoke(
-        app, ["--quiet", "train", "--name", "mine", *_sets("train.epochs=1", "data.limit=200")]
-    )
+    first = runner.invoke(app, ["--quiet", "train", "--name", "mine", *_sets(*TINY)])
     assert first.exit_code == 0, first.stderr
     assert first.stdout == "results/mine\n"
     again = runner.invoke(app, ["train", "--name", "mine"])

@@ -95,7 +95,8 @@ def test_the_saved_config_reproduces_the_run_exactly(runner: CliRunner) -> None:
 
 def test_json_output_and_the_keras_engine(runner: CliRunner) -> None:
     # That both engines train the same model is tested in test_engines.py; here the config picks it.
-    options = ["train.epochs=1", "data.limit=200", "train.engine=keras"]
+    # Three epochs on 400 images: enough to beat chance (a run at chance is a failed training).
+    options = ["train.epochs=3", "data.limit=400", "train.engine=keras"]
     result = runner.invoke(
         app, ["--quiet", "train", "--json", *[arg for o in options for arg in ("--set", o)]]
     )
@@ -104,7 +105,7 @@ def test_json_output_and_the_keras_engine(runner: CliRunner) -> None:
     assert Path(document["run_dir"]).is_dir()
     meta = json.loads((Path(document["run_dir"]) / "run.json").read_text())
     assert meta["engine"] == "keras"
-    assert document["epochs"] == 1
+    assert document["epochs"] == 3
     assert result.stderr == ""  # --quiet: no progress
 
 

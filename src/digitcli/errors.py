@@ -107,6 +107,14 @@ class PartialFailureError(DigitcliError):
     exit_code = ExitCode.PARTIAL
 
 
+class TrainingFailed(DigitcliError):
+    """Training ran but gave no usable model: the loss diverged, or it ended no better than chance."""
+
+
+class ResourceExhausted(DigitcliError):
+    """The machine ran out of memory building or training the model."""
+
+
 class TrainingInterrupted(DigitcliError):
     """Training was stopped by Ctrl-C or SIGTERM after saving a checkpoint."""
 

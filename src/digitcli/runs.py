@@ -23,6 +23,7 @@ from digitcli.output_files import make_folder, write_text
 
 LATEST_POINTER = "latest"
 PARTIAL_SUFFIX = ".partial"
+FAILED_SUFFIX = ".failed"  # a training that gave no usable model: kept to inspect, never a run
 RUN_FILE = "run.json"
 CONFIG_FILE = "config.yaml"
 KERAS_FILE = "model.keras"
@@ -53,11 +54,11 @@ def check_run_name(root: Path, name: str) -> None:
         or not set(name) <= _NAME_CHARACTERS
         or name.startswith(".")
         or name == LATEST_POINTER
-        or name.endswith(PARTIAL_SUFFIX)
+        or name.endswith((PARTIAL_SUFFIX, FAILED_SUFFIX))
     ):
         raise UsageError(
             f"--name {name!r}: use up to 100 letters, digits, '-', '_' or '.', not starting with "
-            f"'.', not 'latest' and not ending in '{PARTIAL_SUFFIX}'"
+            f"'.', not 'latest' and not ending in '{PARTIAL_SUFFIX}' or '{FAILED_SUFFIX}'"
         )
     for taken in (root / name, root / f"{name}{PARTIAL_SUFFIX}"):
         if taken.exists():
@@ -114,7 +115,11 @@ def finalize_run(staging: Path) -> Path:
 
 
 def is_run_dir(path: Path) -> bool:
-    return path.is_dir() and not path.name.endswith(PARTIAL_SUFFIX) and (path / RUN_FILE).is_file()
+    return (
+        path.is_dir()
+        and not path.name.endswith((PARTIAL_SUFFIX, FAILED_SUFFIX))
+        and (path / RUN_FILE).is_file()
+    )
 
 
 def list_runs(root: Path) -> list[Path]:

@@ -7,7 +7,10 @@ without a terminal and is tested directly.
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 import platform
+import secrets
 import shutil
 import signal
 import sys
@@ -35,11 +38,13 @@ from digitcli.errors import (
     DigitcliError,
     ModelError,
     OutputError,
+    ResourceExhausted,
+    TrainingFailed,
     TrainingInterrupted,
     UsageError,
 )
 from digitcli.inference import NumpyModel, cross_entropy
-from digitcli.layers import parallel_ops
+from digitcli.layers import parallel_ops, parameter_count
 from digitcli.output_files import write_json
 from digitcli.run_files import (
     epoch_log_from_dict,
@@ -51,6 +56,7 @@ from digitcli.run_files import (
 from digitcli.runs import (
     CHECKPOINT_DIR,
     CONFIG_FILE,
+    FAILED_SUFFIX,
     KERAS_FILE,
     PARTIAL_SUFFIX,
     RUN_FILE,
@@ -64,6 +70,7 @@ from digitcli.training_controls import EarlyStopping, apply_l2, prepare_model
 
 CHECKPOINT_STATE = "state.json"
 BEST_WEIGHTS = "best_weights.npz"
+FAILURE_FILE = "failure.json"  # in a <name>.failed folder: why the training failed
 
 
 @dataclass
@@ -83,6 +90,7 @@ class TrainCallbacks:
     on_start: Callable[[int, int], None] | None = None  # (total epochs, epochs already done)
     on_epoch: Callable[[EpochLog], None] | None = None
     on_status: Callable[[str], None] | None = None  # short messages: "loading data", ...
+    on_warning: Callable[[str], None] | None = None  # e.g. an unreadable image skipped
     # Asked after each epoch besides Ctrl-C (e.g. a sweep worker told to stop); True stops training.
     should_stop: Callable[[], bool] | None = None
     interrupted_epochs: list[int] = field(default_factory=list)
@@ -173,6 +181,77 @@ def _save_checkpoint(
             "metadata": metadata,
         },
     )
+
+
+def _final_epoch(stopper: EarlyStopping | None) -> int | None:
+    """The epoch whose weights the model ends with, when early stopping restored an earlier one."""
+    return stopper.best_epoch if stopper is not None and stopper.restored else None
+
+
+def failure_reason(
+    history: list[EpochLog], y_val: np.ndarray, config: Config, *, final: int | None = None
+) -> str | None:
+    """Why a training gave no usable model, or None: a loss that went NaN/infinite, or a final
+    validation accuracy (of epoch `final`, default the last) no better than always guessing the
+    commonest digit."""
+    rate = f"train.learning_rate is {config.train.learning_rate:g}"
+    for log in history:
+        values = (log.loss, log.val_loss)
+        if not all(math.isfinite(value) for value in values):
+            bad = next(value for value in values if not math.isfinite(value))
+            return f"the loss diverged ({bad} at epoch {log.epoch}; {rate}: try a smaller one)"
+    kept = [log for log in history if log.epoch == final] or history[-1:]
+    if not kept or len(y_val) == 0 or not math.isfinite(kept[0].val_accuracy):
+        return None
+    commonest = int(np.bincount(y_val).max())
+    chance = commonest / len(y_val)
+    accuracy = kept[0].val_accuracy
+    # Compared as counts of right answers: the logged accuracy is float32.
+    if round(accuracy * len(y_val)) <= commonest:
+        return (
+            f"it ended no better than chance (validation accuracy {accuracy:.4f}; always "
+            f"guessing the commonest digit scores {chance:.4f}; {rate}, "
+            f"{len(history)} epochs)"
+        )
+    return None
+
+
+def _keep_failed(staging: Path, config: Config, history: list[EpochLog], reason: str) -> Path:
+    """Rename the staging folder to `<name>.failed` (never listed as a run, never `latest`) with
+    its config, history and reason, so the failure can be looked at."""
+    try:
+        save_config(config, staging / CONFIG_FILE)
+        write_history(staging, history)
+        write_json(staging / FAILURE_FILE, {"reason": reason, "epochs": len(history)})
+    except OSError:
+        pass  # the reason is still reported; the folder is only for looking at
+    shutil.rmtree(staging / CHECKPOINT_DIR, ignore_errors=True)
+    base = staging.name.removesuffix(PARTIAL_SUFFIX)
+    failed = staging.with_name(f"{base}{FAILED_SUFFIX}")
+    if failed.exists():
+        failed = staging.with_name(f"{base}-{secrets.token_hex(3)}{FAILED_SUFFIX}")
+    try:
+        os.rename(staging, failed)
+    except OSError:
+        return staging
+    return failed
+
+
+@contextlib.contextmanager
+def out_of_memory_as_error(config: Config, doing: str) -> Iterator[None]:
+    """Turn TensorFlow's multi-line out-of-memory error (or Python's) into one line."""
+    try:
+        yield
+    except Exception as exc:
+        from digitcli.tf_runtime import load_tensorflow
+
+        if not isinstance(exc, (MemoryError, load_tensorflow().errors.ResourceExhaustedError)):
+            raise
+        count = parameter_count(config.model.layers, config.model.input_size)
+        raise ResourceExhausted(
+            f"out of memory {doing} ({count:,} parameters, batch size "
+            f"{config.train.batch_size}): use fewer units or a smaller train.batch_size"
+        ) from exc
 
 
 def check_resume_overrides(overrides: list[str]) -> None:
@@ -278,6 +357,9 @@ def train(
         apply_l2(model, config.train.l2)  # not saved with the model
         status("loading data")
         dataset = load_dataset(config.data, config.seed)
+        for warning in dataset.warnings:
+            if hooks.on_warning is not None:
+                hooks.on_warning(warning)
         if dataset.fingerprint != fingerprint:
             raise ModelError(
                 f"{staging}: the data changed since this run was interrupted "
@@ -289,12 +371,16 @@ def train(
             check_run_name(Path(config.output.dir), name)
         status("loading data")
         dataset = load_dataset(config.data, config.seed)
+        for warning in dataset.warnings:
+            if hooks.on_warning is not None:
+                hooks.on_warning(warning)
         status("building model")
         load_tensorflow()
         import keras
 
         keras.utils.set_random_seed(config.seed)
-        model = build_model_from_config(config)
+        with out_of_memory_as_error(config, "building the model"):
+            model = build_model_from_config(config)
         prepare_model(model, config.train, len(dataset.train))
         staging = create_staging_dir(Path(config.output.dir), label, name)
         metadata = {"label": label, **(metadata or {})}
@@ -318,11 +404,20 @@ def train(
         hooks.on_start(config.train.epochs, done)
     try:
         signals = graceful_interrupts() if handle_signals else contextlib.nullcontext(_StopFlag())
-        with signals as interrupted:
+        diverged: list[EpochLog] = []
+        shown = hooks.on_epoch
+
+        def on_epoch(log: EpochLog) -> None:
+            if not (math.isfinite(log.loss) and math.isfinite(log.val_loss)):
+                diverged.append(log)  # no epoch after a NaN can recover: stop now
+            if shown is not None:
+                shown(log)
+
+        with signals as interrupted, out_of_memory_as_error(config, "training the model"):
             asked = hooks.should_stop
 
             def stop() -> bool:
-                return interrupted() or (asked is not None and asked())
+                return bool(diverged) or interrupted() or (asked is not None and asked())
 
             new_logs = fit(
                 config.train.engine,
@@ -338,7 +433,7 @@ def train(
                     augment=config.data.augment,
                     start_epoch=done,
                     parallel_ops=parallel_ops(config.model.layers),
-                    on_epoch_end=hooks.on_epoch,
+                    on_epoch_end=on_epoch,
                     should_stop=stop,
                     early_stopping=stopper,
                     outlier_weight=outlier_weight,
@@ -346,6 +441,17 @@ def train(
             )
         history += new_logs
         stopped_early = stopper is not None and stopper.stopped_epoch is not None
+        finished = bool(history) and (history[-1].epoch >= config.train.epochs or stopped_early)
+        reason = (
+            failure_reason(history, dataset.validation.y, config, final=_final_epoch(stopper))
+            if diverged or finished
+            else None
+        )
+        if reason is not None:
+            kept = _keep_failed(staging, config, history, reason)
+            raise TrainingFailed(
+                f"training failed: {reason}. Kept for a look in {kept} (not a run, not latest)"
+            )
         if history and history[-1].epoch < config.train.epochs and not stopped_early:
             if not keep_interrupted:
                 shutil.rmtree(staging, ignore_errors=True)
