@@ -121,6 +121,13 @@ def make_empty_dataset_folder(folder: Path) -> list[str]:
     return ["train", "--set", "data.source=folder", "--set", f"data.path={folder / 'data'}"]
 
 
+def make_strict_folder_with_a_corrupt_image(folder: Path) -> list[str]:
+    (folder / "data" / "3").mkdir(parents=True)
+    (folder / "data" / "3" / "bad.png").write_text("not an image\n")
+    data = ["data.source=folder", f"data.path={folder / 'data'}", "data.strict=true"]
+    return ["train", *[part for text in data for part in ("--set", text)]]
+
+
 def make_missing_run(folder: Path) -> list[str]:
     return ["evaluate", str(folder / "no-such-run")]
 
@@ -183,6 +190,11 @@ CASES: dict[str, Case] = {
     "labels out of range": (make_labels_out_of_range, 1, "y.npy: labels must be in 0-9, found 10"),
     "empty dataset folder": (make_empty_dataset_folder, 1, "no images found in subfolders"),
     "missing run": (make_missing_run, 1, "no-such-run: run directory not found"),
+    "corrupt image, data.strict": (
+        make_strict_folder_with_a_corrupt_image,
+        1,
+        "bad.png: ",  # the path once; the line ends "(data.strict is true)"
+    ),
     "latest names a deleted run": (
         latest_pointer("20990101-gone\n"),
         1,

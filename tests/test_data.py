@@ -130,3 +130,43 @@ def test_missing_and_empty_sources(tmp_path: Path) -> None:
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     with pytest.raises(DataError, match="bad.npz: not a readable .npz file"):
         dataset("data.source=mnist", f"data.path={tmp_path / 'bad.npz'}")
+
+
+def digit_folder(root: Path) -> Path:
+    """Subfolders 0-9 with three real digits each, one corrupt image in 3/, and stray entries."""
+    from pictures import paper
+
+    digits = dataset("data.limit=300")
+    for label in range(10):
+        folder = root / str(label)
+        folder.mkdir(parents=True)
+        for index, image in enumerate(digits.train.x[digits.train.y == label][:3]):
+            Image.fromarray(paper(image.reshape(IMAGE_SHAPE))).save(folder / f"{index}.png")
+    (root / "3" / "bad.png").write_text("not an image\n")
+    (root / "notes.txt").write_text("where these came from\n")
+    (root / "extra").mkdir()
+    (root / "5" / "readme.md").write_text("fives\n")
+    (root / ".DS_Store").write_bytes(b"\0")  # hidden files are not reported
+    return root / "3" / "bad.png"
+
+
+def test_folder_data_skips_unreadable_images_and_reports_strays(tmp_path: Path) -> None:
+    bad = digit_folder(tmp_path / "digits")
+    data = dataset("data.source=folder", f"data.path={tmp_path / 'digits'}")
+    assert sum(data.sizes().values()) == 30
+    skipped, count, stray = data.warnings
+    assert skipped.startswith(f"{bad}: ") and skipped.endswith("; skipped")
+    assert skipped.count(str(bad)) == 1  # the path once, not twice
+    assert count == (
+        f"{tmp_path / 'digits'}: skipped 1 unreadable image(s), used 30 "
+        "(set data.strict: true to refuse the data instead)"
+    )
+    assert stray == (
+        f"{tmp_path / 'digits'}: ignored 3 entries that are not images in subfolders 0-9: "
+        "5/readme.md, extra/, notes.txt"
+    )
+    with pytest.raises(DataError) as refused:
+        dataset("data.source=folder", f"data.path={tmp_path / 'digits'}", "data.strict=true")
+    assert refused.value.message.startswith(f"{bad}: ")
+    assert refused.value.message.endswith(" (data.strict is true)")
+    assert refused.value.message.count(str(bad)) == 1

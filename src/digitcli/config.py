@@ -96,6 +96,13 @@ class DataConfig(StrictModel):
     limit: int | None = Field(
         None, gt=0, description="Use at most this many training images (quick experiments)."
     )
+    strict: bool = Field(
+        False,
+        description=(
+            "folder: refuse the data when one image cannot be read (default: skip it with a "
+            "warning)."
+        ),
+    )
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
 
     @model_validator(mode="after")

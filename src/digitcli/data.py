@@ -39,6 +39,7 @@ class Dataset:
     test: Split
     source: str
     fingerprint: str  # sha256 of all canonical images and labels: same data <=> same fingerprint
+    warnings: tuple[str, ...] = ()  # e.g. images skipped as unreadable: one line each
 
     def sizes(self) -> dict[str, int]:
         return {
@@ -56,6 +57,7 @@ class SourceImages:
     labels: np.ndarray  # (N,) int labels 0-9
     test: tuple[np.ndarray, np.ndarray] | None = None  # the source's own test split, same layout
     canonical: bool = False  # images already canonical 20x20 (e.g. canonicalised one by one)
+    warnings: tuple[str, ...] = ()  # one line each, e.g. a file skipped as unreadable
 
 
 def check_labels(labels: np.ndarray, where: str) -> np.ndarray:
@@ -177,7 +179,28 @@ def _load_npy(config: DataConfig) -> SourceImages:
     return SourceImages(np.clip(images, 0.0, 1.0), labels)
 
 
+def _stray_entries(root: Path, suffixes: frozenset[str]) -> list[str]:
+    """What in a folder dataset is neither a digit subfolder nor an image file in one (hidden
+    files such as .DS_Store aside), as paths relative to `root`."""
+    digits = {str(label) for label in range(NUM_CLASSES)}
+    stray = []
+    for entry in sorted(root.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.name not in digits or not entry.is_dir():
+            stray.append(entry.name + ("/" if entry.is_dir() else ""))
+            continue
+        for file in sorted(entry.iterdir()):
+            if not file.name.startswith(".") and (
+                file.is_dir() or file.suffix.lower() not in suffixes
+            ):
+                stray.append(f"{entry.name}/{file.name}" + ("/" if file.is_dir() else ""))
+    return stray
+
+
 def _load_folder(config: DataConfig) -> SourceImages:
+    """Images in subfolders 0..9. An unreadable image is skipped with a warning (refused with
+    data.strict); anything else in the folders is reported, never silently ignored."""
     from digitcli.imaging import IMAGE_SUFFIXES, load_image
     from digitcli.preprocess import canonicalize
 
@@ -185,23 +208,42 @@ def _load_folder(config: DataConfig) -> SourceImages:
     root = Path(config.path)
     if not root.is_dir():
         raise DataError(f"{root}: folder not found (data.path)")
-    images, labels = [], []
+    images, labels, warnings = [], [], []
     for label in range(NUM_CLASSES):
         folder = root / str(label)
         if not folder.is_dir():
             continue
         for file in sorted(folder.iterdir()):
-            if file.suffix.lower() not in IMAGE_SUFFIXES:
+            if file.name.startswith(".") or file.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
             try:
                 images.append(canonicalize(load_image(file)))
-            except DigitcliError as exc:
-                raise DataError(f"{file}: {exc.message}") from exc
+            except DigitcliError as exc:  # its message names the file already
+                if config.strict:
+                    raise DataError(f"{exc.message} (data.strict is true)") from exc
+                warnings.append(f"{exc.message}; skipped")
+                continue
             labels.append(label)
+    if warnings:
+        warnings.append(
+            f"{root}: skipped {len(warnings)} unreadable image(s), used {len(images)} "
+            "(set data.strict: true to refuse the data instead)"
+        )
+    stray = _stray_entries(root, IMAGE_SUFFIXES)
+    if stray:
+        shown = ", ".join(stray[:5]) + (f" and {len(stray) - 5} more" if len(stray) > 5 else "")
+        warnings.append(
+            f"{root}: ignored {len(stray)} entries that are not images in subfolders 0-9: {shown}"
+        )
     if not images:
         raise DataError(f"{root}: no images found in subfolders named 0-9")
     # Files differ in size: each is canonicalised on its own, as predict does.
-    return SourceImages(np.stack(images), np.asarray(labels, dtype=np.int32), canonical=True)
+    return SourceImages(
+        np.stack(images),
+        np.asarray(labels, dtype=np.int32),
+        canonical=True,
+        warnings=tuple(warnings),
+    )
 
 
 @dataclass(frozen=True)
@@ -277,6 +319,11 @@ def _fingerprint(*arrays: np.ndarray) -> str:
 
 def load_source(config: DataConfig, seed: int) -> tuple[Split, Split | None]:
     """The configured source's canonical images (subsampled to data.limit) and its own test split."""
+    pool, own_test, _ = _load_source(config, seed)
+    return pool, own_test
+
+
+def _load_source(config: DataConfig, seed: int) -> tuple[Split, Split | None, tuple[str, ...]]:
     entry = SOURCES[config.source]
     if entry.needs_path and config.path is None:
         hint = f" ({entry.path_hint})" if entry.path_hint else ""
@@ -295,12 +342,12 @@ def load_source(config: DataConfig, seed: int) -> tuple[Split, Split | None]:
     if loaded.test is not None:
         test_images, test_labels = _subsample(*loaded.test, config.limit, seed)
         own_test = Split(canonical(test_images), test_labels)
-    return Split(canonical(images), labels), own_test
+    return Split(canonical(images), labels), own_test, loaded.warnings
 
 
 def load_dataset(config: DataConfig, seed: int) -> Dataset:
     """Load the configured source and split it (seeded, stratified)."""
-    pool, own_test = load_source(config, seed)
+    pool, own_test, warnings = _load_source(config, seed)
     x, labels = pool.x, pool.y
     if own_test is None:
         x_pool, y_pool, x_test, y_test = _stratified_split(x, labels, config.test_fraction, seed)
@@ -317,4 +364,5 @@ def load_dataset(config: DataConfig, seed: int) -> Dataset:
         test=Split(x_test.astype(np.float32), y_test.astype(np.int32)),
         source=config.source.value,
         fingerprint=_fingerprint(x_train, y_train, x_val, y_val, x_test, y_test),
+        warnings=warnings,
     )

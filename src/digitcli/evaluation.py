@@ -327,7 +327,7 @@ def predict_split(
     if len(part) == 0:
         raise DataError(f"the {split.value} split of the {dataset.source} data is empty")
 
-    warnings: list[str] = []
+    warnings: list[str] = list(dataset.warnings)
     matches: bool | None = None
     if target.run_fingerprint is not None:
         matches = dataset.fingerprint == target.run_fingerprint

@@ -186,6 +186,7 @@ def train_command(
     callbacks = TrainCallbacks(
         on_start=display.start if display else None,
         on_epoch=display.epoch if display else None,
+        on_warning=lambda message: print(f"warning: {message}", file=sys.stderr, flush=True),
     )
     try:
         result = train(
