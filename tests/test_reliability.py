@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -39,17 +39,25 @@ def test_sigint_checkpoints_resume_and_a_concurrent_run_all_match(runner: CliRun
     reference = subprocess.Popen(
         digitcli("train", *RECIPE), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    # No race with a fast machine: stderr is a one-page pipe that this test stops reading at
+    # "epoch 5/", so training blocks on its progress line within ~45 epochs of the 120 and the
+    # signal always arrives before the run can finish.
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)
     process = subprocess.Popen(
-        digitcli("train", *RECIPE), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        digitcli("train", *RECIPE), stdout=subprocess.PIPE, stderr=write_end, text=True
     )
-    assert process.stderr is not None
-    deadline = time.monotonic() + 120
-    for line in process.stderr:
-        if line.startswith("epoch 5/"):
-            process.send_signal(signal.SIGINT)
-            break
-        assert time.monotonic() < deadline, "training never reached epoch 5"
-    stdout, stderr = process.communicate(timeout=120)
+    os.close(write_end)
+    seen = bytearray()
+    while not seen.endswith(b"\n") or not seen.rsplit(b"\n", 2)[-2].startswith(b"epoch 5/"):
+        byte = os.read(read_end, 1)  # one byte at a time: nothing past that line is taken
+        assert byte, f"training ended before epoch 5: {seen.decode()}"
+        seen += byte
+    process.send_signal(signal.SIGINT)
+    with os.fdopen(read_end, "rb") as rest:
+        seen += rest.read()  # unblocks the progress line; ends when the process exits
+    stdout, _ = process.communicate(timeout=120)
+    stderr = seen.decode()
     assert process.returncode == 130, stderr
     error_line = stderr.strip().splitlines()[-1]
     assert error_line.startswith("error: training interrupted after epoch ")
