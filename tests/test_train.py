@@ -120,7 +120,7 @@ def test_json_output_and_the_keras_engine(runner: CliRunner) -> None:
         (["--config", "nope.yaml"], "error: nope.yaml: config file not found\n", 2),
         (
             ["--set", "train.epoch=3"],
-            "error: --set train.epoch=3: unknown key train.epoch (known keys: batch_size, early_stopping, engine, epochs, l2, learning_rate, momentum, optimizer, schedule, weight_decay)\n",
+            "error: --set train.epoch=3: unknown key train.epoch (known keys: batch_size, early_stopping, engine, epochs, l2, learning_rate, momentum, optimizer, outlier_exposure, schedule, weight_decay)\n",
             2,
         ),
         (
