@@ -7,7 +7,7 @@ holds no ink, yields a record with `digit=None` and the reason in `error`; it ne
 
 Each record says how far to trust it in `status`: "ok"; "unsure" (the calibrated confidence is
 below `min_confidence`: the digit is a best guess, `top3` holds the runners-up); "no_digit" (the
-picture was read but holds no digit: blank, or rejected by `nondigit.py`'s checks; `error` and
+picture was read but holds no digit: blank, a speck, or a scene (`nondigit.py`); `error` and
 `reason` say why); "error" (the input could not be read).
 
 A picture may hold a number: `preprocess.read_digits` finds each digit, left to right, and the
@@ -40,6 +40,7 @@ import numpy as np
 from digitcli.errors import NO_DIGIT_PREFIXES, DigitcliError, ModelError, UsageError
 from digitcli.imaging import IMAGE_SUFFIXES, load_image
 from digitcli.lab_format import lab_rows_to_images
+from digitcli.nondigit import scene_reason
 from digitcli.output_files import make_folder, write_bytes
 from digitcli.preprocess import read_digits, warm_up
 from digitcli.runs import ModelFiles
@@ -546,6 +547,10 @@ def canonicalize_sources(jobs: list[tuple[Path | np.ndarray, Invert]]) -> Canoni
             if gray is None:
                 continue
             index = start + offset
+            scene = scene_reason(gray)
+            if scene is not None:  # the network would read a digit into any texture
+                errors[index] = scene
+                continue
             try:
                 found = read_digits(gray, jobs[index][1])
             except Exception as exc:

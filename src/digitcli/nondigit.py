@@ -1,0 +1,72 @@
+"""Cheap checks, before the network, for pictures that cannot hold a digit: photos of scenes.
+
+A digit is ink on a page (or strokes on a canvas): most of the picture is a flat background, and the
+margins are background too. A photo of a landscape, a face or a room has texture everywhere, up to
+its edges. `scene_reason` measures that on a small copy of the picture (NumPy only, about a
+millisecond) and names it; `predict` then answers "no digit found" without asking the network,
+which would read some digit into any texture.
+
+Texture is measured as the share of pixels on an edge (a gradient of at least EDGE of the picture's
+tonal range). The thresholds were set on scene crops of bench/nondigits' *train* photographs (flower, relief map,
+a drawing, an MRI) against bench/realistic's synthetic digit photos and drawings (ruled paper,
+shadows, table edges); never on ../shared/data/real, which is measured only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Pictures smaller than this (on their shorter side) are drawings or dataset images: not checked.
+MIN_SIDE = 48
+# The small copy the features are measured on: its longer side, in pixels.
+WORK_SIDE = 96
+# A pixel is on an edge when its gradient is at least this share of the picture's tonal range.
+EDGE = 0.12
+# The outer ring (this share of each side) that is paper or canvas in a picture of a digit.
+RING = 0.15
+# A scene: edges in more than this share of all pixels and of the ring's. Measured (edge shares,
+# all / ring): synthetic digit photos and canvases at most 0.16 / 0.11; scene crops 0.2-0.8 /
+# 0.15-0.8 in nine of ten (the rest, mostly sky or blur, is left to the network).
+EDGES_SHARE = 0.18
+RING_EDGES = 0.10
+
+
+def _small(gray: np.ndarray) -> np.ndarray:
+    """Block means so the longer side is at most WORK_SIDE (float32)."""
+    image = np.asarray(gray, dtype=np.float32)
+    factor = max(1, int(np.ceil(max(image.shape) / WORK_SIDE)))
+    h, w = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
+    blocks = image[:h, :w].reshape(h // factor, factor, w // factor, factor)
+    result: np.ndarray = blocks.mean(axis=(1, 3))
+    return result
+
+
+def scene_features(gray: np.ndarray) -> dict[str, float]:
+    """Edge shares of the whole picture and of its outer ring (and the tonal spread)."""
+    small = _small(gray)
+    low, high = np.percentile(small, [1, 99])
+    spread = float(high - low)
+    if spread < 0.05 or min(small.shape) < 8:
+        return {"spread": spread, "edges": 0.0, "ring": 0.0}
+    dx = np.abs(np.diff(small, axis=1))[:-1, :]
+    dy = np.abs(np.diff(small, axis=0))[:, :-1]
+    edges = (dx + dy) / spread >= EDGE
+    h, w = edges.shape
+    band_h, band_w = max(1, round(h * RING)), max(1, round(w * RING))
+    ring = np.ones_like(edges)
+    ring[band_h:-band_h, band_w:-band_w] = False
+    return {"spread": spread, "edges": float(edges.mean()), "ring": float(edges[ring].mean())}
+
+
+def scene_reason(gray: np.ndarray) -> str | None:
+    """Why `gray` (2-D, in [0, 1]) is a photo of a scene rather than a digit; None when it may hold
+    a digit (or is too small to tell)."""
+    if min(np.shape(gray)) < MIN_SIDE:
+        return None
+    features = scene_features(gray)
+    if features["edges"] > EDGES_SHARE and features["ring"] > RING_EDGES:
+        return (
+            "no digit found: the picture looks like a photo of a scene (texture up to its edges), "
+            "not a digit on paper"
+        )
+    return None
