@@ -92,6 +92,20 @@ def _scribble(rng: np.random.Generator) -> list[Stroke]:
     return [[((x - low[0]) / span, (y - low[1]) / span) for x, y in s] for s in strokes]
 
 
+def _pseudo_glyph(rng: np.random.Generator) -> list[Stroke]:
+    # Three to five strokes between random points of a 3x3 grid, the way letters and symbols are
+    # built (E, K, #, arrows ...): shapes no alphabet has, so the measured glyphs stay unseen.
+    anchors = [(x, y) for y in (0.0, 0.5, 1.0) for x in (0.0, 0.5, 1.0)]
+    strokes = []
+    for _ in range(int(rng.integers(3, 6))):
+        first, second = rng.choice(len(anchors), size=2, replace=False)
+        stroke = [anchors[int(first)], anchors[int(second)]]
+        if rng.random() < 0.3:  # bent through a third point
+            stroke.insert(1, anchors[int(rng.integers(len(anchors)))])
+        strokes.append(stroke)
+    return strokes
+
+
 def _hand(rng: np.random.Generator, strokes: Sequence[Stroke]) -> np.ndarray:
     from PIL import Image, ImageDraw
 
@@ -146,7 +160,8 @@ def font_folder() -> Path:
 
 
 def make_negatives(count: int, seed: int) -> np.ndarray:
-    """`count` canonical non-digit images, (count, 400) float32: typed and hand-drawn, half each."""
+    """`count` canonical non-digit images, (count, 400) float32: typed glyphs (35%), hand-drawn
+    templates (20%), scribbles (15%) and made-up glyphs of three to five strokes (30%)."""
     from digitcli.preprocess import canonicalize_batch
 
     rng = np.random.default_rng([seed, 0x0E])
@@ -155,12 +170,14 @@ def make_negatives(count: int, seed: int) -> np.ndarray:
     raw = np.zeros((count, SIDE, SIDE), dtype=np.float32)
     for index in range(count):
         kind = rng.random()
-        if kind < 0.5:
+        if kind < 0.35:
             raw[index] = _typed(rng, fonts)
-        elif kind < 0.8:
+        elif kind < 0.55:
             raw[index] = _hand(rng, HAND[names[int(rng.integers(len(names)))]])
-        else:
+        elif kind < 0.7:
             raw[index] = _hand(rng, _scribble(rng))
+        else:
+            raw[index] = _hand(rng, _pseudo_glyph(rng))
     canonical = canonicalize_batch(raw, Invert.no).reshape(count, INPUT_SIZE)
     # A glyph the font lacks, or one drawn off the canvas, comes out blank: draw no such examples.
     kept: np.ndarray = canonical[canonical.max(axis=1) > 0].astype(np.float32)
