@@ -139,8 +139,9 @@ def report(answers: Sequence[Answer], run: Path, threshold: float) -> str:
         "Share rejected (no digit found, or confidence below the threshold):",
         "",
         "| --min-confidence | non-digits | real digits (all sets) | public test splits "
-        "| right answers rejected (public) | wrong answers rejected (public) |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| right answers rejected (public) | wrong answers rejected (public) "
+        "| rejected answers that were wrong (public) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for t in THRESHOLDS:
         right = [a for a in public if a.digit == a.label]
@@ -148,7 +149,8 @@ def report(answers: Sequence[Answer], run: Path, threshold: float) -> str:
         lines.append(
             f"| {t:g} | {pooled(fake, t):.1%} | {pooled(real, t):.1%} | {pooled(public, t):.1%} "
             f"| {_share(sum(a.rejected(t) for a in right), len(public)):.1%} "
-            f"| {pooled(wrong, t):.1%} |"
+            f"| {pooled(wrong, t):.1%} "
+            f"| {_share(sum(a.rejected(t) for a in wrong), sum(a.rejected(t) for a in public)):.0%} |"
         )
     lines += [
         "",
