@@ -185,6 +185,7 @@ def run(
         "picture_bytes_mean": round(float(np.mean([len(p) for p in pictures]))),
         "command": " ".join(command),
     }
+    started = time.perf_counter()
     try:
         with selectors.DefaultSelector() as selector:
             selector.register(server.stdout, selectors.EVENT_READ)
@@ -193,6 +194,8 @@ def run(
         url = server.stdout.readline().strip()
         if not url.startswith("http://"):
             raise RuntimeError(f"the server did not start: {server.stderr.read()[-2000:]}")
+        # From the command to the printed address (printed once connections are served).
+        results["seconds_to_ready"] = round(time.perf_counter() - started, 2)
         results["rss_after_start_mb"] = round(_peak_rss_mb(server.pid), 1)
         host, port = url.removeprefix("http://").rstrip("/").rsplit(":", 1)
         runs = []
@@ -251,7 +254,8 @@ def report(results: dict[str, Any]) -> str:
             _common.markdown_table(headers, rows),
             "",
             f"`{results['command']}`; server peak RSS {results['server_peak_rss_mb']:,.0f} MB "
-            f"({results['rss_after_start_mb']:,.0f} MB after start); pictures "
+            f"({results['rss_after_start_mb']:,.0f} MB after start); ready "
+            f"{results['seconds_to_ready']:.1f} s after the command; pictures "
             f"{results['picture_bytes_mean']:,} bytes on average; {machine['nproc']} CPUs "
             f"({machine['cpu']}), Python {machine['python']}; load average "
             f"{machine['load_average_at_start']} at start, {results['load_average_at_end']} at the end.",

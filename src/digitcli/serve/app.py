@@ -2,7 +2,8 @@
 
 `create_app` returns a plain Starlette app. Every failure a client can cause is a JSON body
 `{"error": "<one line>", "code": "<word>"}` with a 4xx status; decoding and predicting run in a
-bounded thread pool under a time limit, so a slow or hostile request never blocks the event loop.
+bounded thread pool (or worker processes, see `workers`) under a time limit, so a slow or hostile
+request never blocks the event loop.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from importlib import resources
 from typing import Any
 
 import anyio
-import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException

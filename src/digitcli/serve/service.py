@@ -1,9 +1,10 @@
 """The server's work, free of HTTP: load the model once, then turn image bytes into the record
 `predict --format json` prints, plus on request the 20x20 image the model saw and the hidden layers'
-activations. Everything here is synchronous and CPU-bound; the app runs it in worker threads.
+activations. Everything here is synchronous and CPU-bound; the app runs it in worker threads or
+processes (`workers`).
 
-The NumPy engine only: a server that imports TensorFlow starts in seconds instead of a fraction of
-one and holds hundreds of megabytes more, for the same probabilities.
+The NumPy engine only: the same probabilities as the Keras model without importing TensorFlow, which
+takes seconds (`predict --engine tf` starts in ~4 s against ~0.3 s, docs/performance.md).
 """
 
 from __future__ import annotations
