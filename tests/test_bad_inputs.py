@@ -142,6 +142,15 @@ def latest_pointer(text: str) -> Callable[[Path], list[str]]:
     return make
 
 
+def command_line(*args: str) -> Callable[[Path], list[str]]:
+    """A command line as typed, with no files needed."""
+
+    def make(folder: Path) -> list[str]:
+        return list(args)
+
+    return make
+
+
 Case = tuple[Callable[[Path], list[str]], int, str]
 
 CASES: dict[str, Case] = {
@@ -211,6 +220,28 @@ CASES: dict[str, Case] = {
         "results/latest: names '/etc', which is not a run folder inside results;",
     ),
     "latest empty": (latest_pointer(""), 1, "results/latest: is empty; write a run's name"),
+    # Usage errors: the error line is followed by one `hint:` line naming the help to read.
+    "unknown option": (
+        command_line("predict", "x.png", "--debugg"),
+        2,
+        "No such option: --debugg (Possible options: --debug-dir)",
+    ),
+    "option without its value": (
+        command_line("evaluate", "--config"),
+        2,
+        "Option '--config' requires an argument.",
+    ),
+    "bad choice": (
+        command_line("predict", "x.png", "--engine", "torch"),
+        2,
+        "Invalid value for '--engine': 'torch' is not one of 'numpy', 'tf'.",
+    ),
+    "unknown command": (command_line("frobnicate"), 2, "No such command 'frobnicate'."),
+    "extra argument": (
+        command_line("evaluate", "one", "two"),
+        2,
+        "Got unexpected extra argument(s) (two)",
+    ),
 }
 
 
@@ -230,7 +261,12 @@ def test_bad_input_gives_one_line_and_documented_code(
     assert result.exit_code == code, result.stderr
     assert result.exit_code in DOCUMENTED_CODES
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
+    hints = lines[1:]  # a usage error names the help to read; nothing else follows the error
+    assert len(lines) == 1 or (code == 2 and len(hints) == 1), result.stderr
+    assert all(
+        hint.startswith("hint: '") and hint.endswith(" --help' lists the arguments and options")
+        for hint in hints
+    )
     assert lines[0].startswith("error: ") and fragment in lines[0], lines[0]
     assert "Traceback" not in result.stderr + result.stdout
     assert not list(Path("results").glob("*.partial"))

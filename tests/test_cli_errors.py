@@ -5,11 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from digitcli.cli import app
+from digitcli.cli._common import settings
+from digitcli.cli._group import GLOBAL_FLAGS, DigitcliGroup, hoist_global_flags
 from digitcli.errors import ExitCode
 
 
@@ -45,7 +48,69 @@ def test_debug_shows_the_traceback(runner: CliRunner, broken_loader: None) -> No
 def test_usage_errors_exit_2(runner: CliRunner) -> None:
     result = runner.invoke(app, ["train", "--no-such-option"])
     assert result.exit_code == 2
-    assert "No such option" in result.stderr
+    assert result.stderr == (
+        "error: No such option: --no-such-option\n"
+        "hint: 'digitcli train --help' lists the arguments and options\n"
+    )
+
+
+def test_a_piped_usage_error_is_two_plain_lines() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "digitcli", "predict", "x.png", "--format", "xml"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "error: Invalid value for '--format' / '-f': 'xml' is not one of 'table', 'plain', "
+        "'csv', 'json', 'jsonl'.",
+        "hint: 'python -m digitcli predict --help' lists the arguments and options",
+    ]
+
+
+@pytest.mark.parametrize("flag", ["--quiet", "-q", "--no-color", "--debug"])
+def test_global_options_work_after_the_subcommand(runner: CliRunner, flag: str) -> None:
+    settings.quiet = settings.no_color = settings.debug = False
+    result = runner.invoke(app, ["config", "show", flag])
+    assert result.exit_code == 0, result.stderr
+    assert (settings.quiet, settings.no_color, settings.debug) == (
+        flag in ("--quiet", "-q"),
+        flag == "--no-color",
+        flag == "--debug",
+    )
+
+
+def test_global_flags_are_not_moved_past_a_double_dash() -> None:
+    commands = ["predict", "config"]
+    assert hoist_global_flags(["predict", "a.png", "--debug", "-q"], commands) == [
+        "--debug",
+        "-q",
+        "predict",
+        "a.png",
+    ]
+    assert hoist_global_flags(["-v", "predict", "--", "--debug"], commands) == [
+        "-v",
+        "predict",
+        "--",
+        "--debug",
+    ]
+
+
+def test_no_command_has_an_option_named_like_a_global_one() -> None:
+    import typer
+
+    group = typer.main.get_command(app)
+    assert isinstance(group, DigitcliGroup)
+
+    def options(command: Any) -> set[str]:
+        names = {name for param in command.params for name in param.opts + param.secondary_opts}
+        for sub in getattr(command, "commands", {}).values():
+            names |= options(sub)
+        return names
+
+    clashes = {name: options(sub) & GLOBAL_FLAGS for name, sub in group.commands.items()}
+    assert not {name: found for name, found in clashes.items() if found}
 
 
 def test_real_process_prints_no_traceback_and_no_tf_noise(tmp_path: Path) -> None:

@@ -21,6 +21,8 @@ class ExitCode(IntEnum):
     UNSURE = 5  # predict --fail-on-unsure: some answers are unsure or found no digit
     INTERNAL = 70  # an unexpected exception: a bug (EX_SOFTWARE); rerun with --debug
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+    STDOUT_CLOSED = 141  # stdout's reader went away (128 + SIGPIPE, as Unix tools end)
+    TERMINATED = 143  # SIGTERM (128 + SIGTERM), e.g. `kill`, a CI timeout, `docker stop`
 
 
 class DigitcliError(Exception):

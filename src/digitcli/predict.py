@@ -29,7 +29,7 @@ import re
 import signal
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -389,11 +389,15 @@ def predict_chunks(
         chunk_size = max(64, min(chunk_size, math.ceil(len(units) / (processes * 4))))
     chunks = [units[start : start + chunk_size] for start in range(0, len(units), chunk_size)]
     debug_names: set[str] = set()
-    for chunk, canonical in _canonicalized(chunks, processes):
-        records = _classify(chunk, canonical, classifier, min_confidence)
-        if debug_dir is not None:
-            _write_debug_images(debug_dir, chunk, canonical, records, debug_names)
-        yield records
+    canonicalized = _canonicalized(chunks, processes)
+    try:
+        for chunk, canonical in canonicalized:
+            records = _classify(chunk, canonical, classifier, min_confidence)
+            if debug_dir is not None:
+                _write_debug_images(debug_dir, chunk, canonical, records, debug_names)
+            yield records
+    finally:
+        canonicalized.close()  # a reader that stops early stops the worker processes too
 
 
 def predict_arrays(
@@ -591,7 +595,7 @@ def _without_prefix(message: str, source: Path | np.ndarray) -> str:
 
 def _canonicalized(
     chunks: list[list[_Unit]], processes: int
-) -> Iterator[tuple[list[_Unit], Canonical]]:
+) -> Generator[tuple[list[_Unit], Canonical], None, None]:
     """Per chunk: its units and their digits (`Canonical`, aligned with the units)."""
     if processes <= 1:
         for chunk in chunks:
@@ -653,6 +657,29 @@ def _ignore_sigint() -> None:
     # Ctrl-C reaches the whole process group: let the main process alone handle it (and stop the
     # pool) instead of every worker printing a KeyboardInterrupt traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A forked worker inherits the CLI's SIGTERM handler; the pool is stopped with SIGTERM, which
+    # must end a worker at once, not raise in it.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this worker when its parent dies, even by SIGKILL (a parent that
+    can still run stops its pool itself)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before prctl: do not outlive it either
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _spread(chunk: list[_Unit], result: Canonical) -> Canonical:

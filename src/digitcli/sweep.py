@@ -34,6 +34,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from digitcli import signals
 from digitcli.errors import DigitcliError, OutputError, TrainingInterrupted, UsageError
 from digitcli.output_files import make_folder, write_text
 from digitcli.runs import LATEST_POINTER, check_run_name, is_run_dir
@@ -276,8 +277,9 @@ def _stop_on_signals(stop: _Stop) -> Iterator[None]:
     """First SIGINT/SIGTERM: finish nothing new, stop the trial after its epoch; second: abort."""
 
     def handle(signum: int, frame: FrameType | None) -> None:
+        signals.note(signum)  # the exit code says which: 130 or 143
         if stop.requested:
-            raise KeyboardInterrupt
+            raise signals.Terminated if signum == signal.SIGTERM else KeyboardInterrupt
         stop.requested = True
 
     previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGINT, signal.SIGTERM)}
@@ -522,6 +524,7 @@ def _run_processes(spec_path: Path, url: str, jobs: int, report: Report) -> bool
     def forward(signum: int, frame: FrameType | None) -> None:
         nonlocal interrupts
         interrupts += 1
+        signals.note(signum)
         for worker in workers:
             if worker.poll() is None:
                 worker.send_signal(signal.SIGINT)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from digitcli import __version__
+from digitcli import __version__, signals
 from digitcli.config import (
     DATA_PATH_KEYS,
     Config,
@@ -112,8 +112,9 @@ def graceful_interrupts() -> Iterator[_StopFlag]:
     flag = _StopFlag()
 
     def handle(signum: int, frame: FrameType | None) -> None:
+        signals.note(signum)  # the exit code says which: 130 or 143
         if flag.requested:
-            raise KeyboardInterrupt
+            raise signals.Terminated if signum == signal.SIGTERM else KeyboardInterrupt
         flag.requested = True
 
     previous: dict[signal.Signals, Any] = {}

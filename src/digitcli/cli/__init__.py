@@ -6,7 +6,8 @@ Command modules import TensorFlow, Matplotlib and scikit-learn only inside their
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from typing import Annotated, Any
 
 import typer
 
@@ -22,10 +23,12 @@ from digitcli.cli import (
     sweep_cmd,
     train,
 )
-from digitcli.cli._common import settings
+from digitcli.cli._common import finish_stdout, guard_stdout, settings
+from digitcli.cli._group import DigitcliGroup
 
 app = typer.Typer(
     name="digitcli",
+    cls=DigitcliGroup,
     help="Train, evaluate, explain and use a small neural network that reads handwritten digits.",
     no_args_is_help=True,
     add_completion=True,
@@ -37,8 +40,6 @@ app = typer.Typer(
 def _version_callback(value: bool) -> None:
     if not value:
         return
-    import sys
-
     print(f"digitcli {__version__}")
     if "--verbose" in sys.argv[1:] or "-v" in sys.argv[1:]:
         # Only the verbose form pays for importing TensorFlow.
@@ -91,4 +92,16 @@ for module in (train, evaluate, predict, plot, export, serve, config_cmd, runs_c
 
 
 def main() -> None:
-    app()
+    from digitcli import signals
+
+    signals.install()  # SIGTERM stops as cleanly as Ctrl-C, with exit code 143
+    guard_stdout()
+    try:
+        app()
+        code: Any = 0
+    except SystemExit as exc:
+        code = exc.code
+    if code is not None and not isinstance(code, int):  # sys.exit("message")
+        print(code, file=sys.stderr)
+        code = 1
+    sys.exit(finish_stdout(code or 0))

@@ -6,7 +6,9 @@ live progress appear only on a terminal, and never with NO_COLOR set or --no-col
 
 from __future__ import annotations
 
+import errno
 import functools
+import io
 import os
 import sys
 import traceback
@@ -17,7 +19,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from digitcli.errors import DigitcliError, ExitCode
+from digitcli import signals
+from digitcli.errors import DigitcliError, ExitCode, TrainingInterrupted
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -109,6 +112,70 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+class StdoutError(OSError):
+    """Writing to standard output failed (a full disk, `> /dev/full`, a reader that went away)."""
+
+
+class _GuardedStdout:
+    """sys.stdout, with its write errors told apart from every other OSError."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except OSError as exc:
+            raise StdoutError(exc.errno, exc.strerror) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise StdoutError(exc.errno, exc.strerror) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def guard_stdout() -> None:
+    """Tag stdout's write errors (a real process; the test runner brings its own stdout)."""
+    if sys.stdout is not None and not isinstance(sys.stdout, _GuardedStdout):
+        sys.stdout = _GuardedStdout(sys.stdout)
+
+
+def silence_stdout() -> None:
+    """Send what is left in stdout's buffer to /dev/null, so exiting cannot fail on it again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass
+
+
+def stdout_failed(exc: OSError) -> int:
+    """Report a failed write to stdout; the exit code. A reader that went away (`| head -1`)
+    ends the process quietly with 141, as Unix tools do (killed by SIGPIPE); any other error
+    (a full disk, /dev/full) is one line and exit 1."""
+    silence_stdout()
+    if exc.errno == errno.EPIPE:
+        return int(ExitCode.STDOUT_CLOSED)
+    reason = exc.strerror or os.strerror(exc.errno or 0)
+    print(f"error: cannot write to standard output ({reason})", file=sys.stderr, flush=True)
+    return int(ExitCode.RUNTIME)
+
+
+def finish_stdout(code: int) -> int:
+    """Flush stdout before exiting; the exit code, changed if that write failed."""
+    try:
+        sys.stdout.flush()
+    except OSError as exc:
+        failed = stdout_failed(exc)
+        return code or failed
+    return code
+
+
 def handle_errors(command: F) -> F:
     """Run a command; turn digitcli errors into `error: ...` on stderr and the documented exit code."""
 
@@ -119,12 +186,16 @@ def handle_errors(command: F) -> F:
             return command(*args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit):
             raise
+        except TrainingInterrupted as exc:  # Ctrl-C or SIGTERM, after a checkpoint
+            raise fail(exc.message, int(signals.exit_code())) from None
         except DigitcliError as exc:
             if debug:
                 traceback.print_exc()
             raise fail(exc.message, int(exc.exit_code)) from None
-        except KeyboardInterrupt:
-            raise fail("interrupted", int(ExitCode.INTERRUPTED)) from None
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (signals.Terminated)
+            raise fail(signals.stop_message(exc), int(signals.exit_code(exc))) from None
+        except StdoutError as exc:
+            raise typer.Exit(stdout_failed(exc)) from None
         except Exception as exc:  # a bug: say so briefly, keep the traceback for --debug
             if debug:
                 traceback.print_exc()

@@ -8,7 +8,6 @@ when the command runs, so `digitcli --help` stays fast; TensorFlow only with --e
 
 from __future__ import annotations
 
-import io
 import os
 import sys
 from collections.abc import Iterable
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from digitcli import signals
 from digitcli.cli._common import (
     color_enabled,
     handle_errors,
@@ -198,11 +198,7 @@ def predict_command(
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(errors="surrogateescape")
-    try:
-        done, failed, unsure, no_digit = _render(chunks, fmt)
-    except BrokenPipeError:
-        _silence_stdout()  # the reader went away (e.g. `| head`): stop quietly
-        raise typer.Exit(int(ExitCode.OK)) from None
+    done, failed, unsure, no_digit = _render(chunks, fmt)
     unread = failed - no_digit
     if fail_on_unsure and (unsure or no_digit) and not unread:
         parts = [f"{unsure} unsure (confidence below {min_confidence:g})"] if unsure else []
@@ -225,18 +221,36 @@ def _render(
 
     done = failed = unsure = no_digit = 0
     writer = open_writer(fmt, sys.stdout, color=color_enabled())
-    for records in chunks:
-        problems = [f"error: {r.path}: {r.error}\n" for r in records if r.error is not None]
-        if problems:
-            sys.stderr.write("".join(problems))
-            sys.stderr.flush()
-        failed += len(problems)
-        done += len(records) - len(problems)
-        unsure += sum(r.unsure for r in records)
-        no_digit += sum(r.status == "no_digit" for r in records)
-        write_chunk(writer, records)
+    try:
+        for records in chunks:
+            problems = [f"error: {r.path}: {r.error}\n" for r in records if r.error is not None]
+            failed += len(problems)
+            done += len(records) - len(problems)
+            unsure += sum(r.unsure for r in records)
+            no_digit += sum(r.status == "no_digit" for r in records)
+            with signals.deferred():  # a record is written whole or not at all
+                if problems:
+                    sys.stderr.write("".join(problems))
+                    sys.stderr.flush()
+                write_chunk(writer, records)
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM: the records so far stay, closed (a JSON array gets its `]`); the
+        # exit code (130, 143) says the output is incomplete.
+        with signals.deferred():
+            _close(chunks)  # stops the worker processes now, not at exit
+            close_writer(writer)
+        raise
+    except BaseException:
+        _close(chunks)
+        raise
     close_writer(writer)
     return done, failed, unsure, no_digit
+
+
+def _close(chunks: Iterable[object]) -> None:
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
 
 
 # Environment variables with which Rich treats a pipe as a terminal.
@@ -250,15 +264,6 @@ def _stdout_may_be_terminal() -> bool:
     except (AttributeError, ValueError):
         tty = False
     return tty or any(name in os.environ for name in _RICH_TERMINAL_HINTS)
-
-
-def _silence_stdout() -> None:
-    # Python would report the broken pipe again when it flushes stdout at exit.
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, io.UnsupportedOperation):
-        pass
 
 
 def register(app: typer.Typer) -> None:
