@@ -404,7 +404,7 @@ def train(
     if hooks.on_start is not None:
         hooks.on_start(config.train.epochs, done)
     try:
-        signals = graceful_interrupts() if handle_signals else contextlib.nullcontext(_StopFlag())
+        stopping = graceful_interrupts() if handle_signals else contextlib.nullcontext(_StopFlag())
         diverged: list[EpochLog] = []
         shown = hooks.on_epoch
 
@@ -414,7 +414,7 @@ def train(
             if shown is not None:
                 shown(log)
 
-        with signals as interrupted, out_of_memory_as_error(config, "training the model"):
+        with stopping as interrupted, out_of_memory_as_error(config, "training the model"):
             asked = hooks.should_stop
 
             def stop() -> bool:
