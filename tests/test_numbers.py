@@ -151,3 +151,24 @@ def test_a_speck_or_a_dot_on_a_page_is_no_digit(
     assert record.digit is None and record.number is None
     assert record.status == "no_digit" and record.reason == record.error
     assert record.error is not None and record.error.startswith("no digit found"), record
+
+
+def _rings(boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
+    picture = Image.new("L", (160, 100), 255)
+    for box in boxes:
+        ImageDraw.Draw(picture).ellipse(box, outline=0, width=5)
+    return np.asarray(picture, dtype=np.float32) / 255
+
+
+def test_touching_digits_are_also_read_cut_where_they_touch() -> None:
+    from digitcli.preprocess import read_digits
+
+    # Two 0s touching at their sides, beside a third: the pair is one region, also offered cut in
+    # two where they touch (predict keeps the reading the network is surer of).
+    touching, alone = read_digits(_rings([(4, 20, 38, 80), (36, 20, 70, 80), (90, 20, 124, 80)]))
+    assert len(touching.parts) == 2 and alone.parts == ()
+    left, right = touching.parts
+    assert left.box[0] < 8 and 32 <= left.box[2] <= 42 and 32 <= right.box[0] <= 42
+    # One wide 0 beside another: every column in its middle crosses two strokes, never cut.
+    wide, _ = read_digits(_rings([(4, 20, 74, 80), (90, 20, 124, 80)]))
+    assert wide.parts == ()

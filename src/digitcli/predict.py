@@ -392,9 +392,9 @@ def predict_chunks(
     canonicalized = _canonicalized(chunks, processes)
     try:
         for chunk, canonical in canonicalized:
-            records = _classify(chunk, canonical, classifier, min_confidence)
+            records, chosen = _read(chunk, canonical, classifier, min_confidence)
             if debug_dir is not None:
-                _write_debug_images(debug_dir, chunk, canonical, records, debug_names)
+                _write_debug_images(debug_dir, chunk, canonical[0], chosen, records, debug_names)
             yield records
     finally:
         canonicalized.close()  # a reader that stops early stops the worker processes too
@@ -411,13 +411,12 @@ def predict_arrays(
     digit's when a picture holds several)."""
     units = [_Unit(name, image, invert) for name, image in images]
     canonical = canonicalize_sources(_jobs(units))
-    digits, _, counts, _ = canonical
-    firsts = np.cumsum([0, *counts[:-1]])
+    records, chosen = _read(units, canonical, classifier, min_confidence)
     pixels = np.zeros((len(units), INPUT_SIZE), dtype=np.float32)
-    for index, count in enumerate(counts):
-        if count:
-            pixels[index] = digits[firsts[index]]
-    return _classify(units, canonical, classifier, min_confidence), pixels
+    for index, rows in enumerate(chosen):
+        if rows:
+            pixels[index] = canonical[0][rows[0]]
+    return records, pixels
 
 
 def _worker_count(workers: int | None) -> int:
@@ -514,9 +513,11 @@ def _jobs(chunk: list[_Unit]) -> list[tuple[Path | np.ndarray, Invert]]:
     return [(unit.source, unit.invert) for unit in chunk if unit.source is not None]
 
 
-# What canonicalize_sources returns: every digit's canonical pixels (M, 400) and box (M, 4), how
-# many digits each source holds (0 when it failed), and each source's error (or None).
-Canonical = tuple[np.ndarray, np.ndarray, list[int], list[str | None]]
+# What canonicalize_sources returns: every digit's canonical pixels (M, 400) and box (M, 4), the
+# layout of each source's digits (empty when it failed), and each source's error (or None).
+# The layout lists, per source, how many parts each digit has as another reading (see
+# preprocess.DigitImage.parts); each digit's row is followed by its parts' rows.
+Canonical = tuple[np.ndarray, np.ndarray, list[list[int]], list[str | None]]
 
 
 def canonicalize_sources(jobs: list[tuple[Path | np.ndarray, Invert]]) -> Canonical:
@@ -526,7 +527,7 @@ def canonicalize_sources(jobs: list[tuple[Path | np.ndarray, Invert]]) -> Canoni
     """
     images: list[np.ndarray] = []
     boxes: list[tuple[int, int, int, int]] = []
-    counts = [0] * len(jobs)
+    layout: list[list[int]] = [[] for _ in jobs]
     errors: list[str | None] = [None] * len(jobs)
     if len(jobs) > _FEW_IMAGES:
         warm_up()  # scipy's labelling pays for its import after a handful of images
@@ -560,16 +561,18 @@ def canonicalize_sources(jobs: list[tuple[Path | np.ndarray, Invert]]) -> Canoni
             except Exception as exc:
                 errors[index] = _error_text(exc, jobs[index][0])
                 continue
-            counts[index] = len(found)
-            images.extend(digit.image for digit in found)
-            boxes.extend(digit.box for digit in found)
+            for digit in found:
+                layout[index].append(len(digit.parts))
+                for reading in (digit, *digit.parts):
+                    images.append(reading.image)
+                    boxes.append(reading.box)
         start += len(grays)
     pixels = (
         np.stack(images).reshape(len(images), INPUT_SIZE)
         if images
         else np.zeros((0, INPUT_SIZE), dtype=np.float32)
     )
-    return pixels, np.asarray(boxes, dtype=np.int64).reshape(-1, 4), counts, errors
+    return pixels, np.asarray(boxes, dtype=np.int64).reshape(-1, 4), layout, errors
 
 
 # Up to this many images, a fresh process is faster without importing scipy.ndimage.
@@ -684,33 +687,35 @@ _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 def _spread(chunk: list[_Unit], result: Canonical) -> Canonical:
     """Align the results for the chunk's readable units with all its units (known errors too)."""
-    pixels, boxes, counts, errors = result
+    pixels, boxes, layout, errors = result
     if len(errors) == len(chunk):
         return result
-    full_counts: list[int] = []
+    full_layout: list[list[int]] = []
     full_errors: list[str | None] = []
     position = 0
     for unit in chunk:
         if unit.source is None:
-            full_counts.append(0)
+            full_layout.append([])
             full_errors.append(unit.error)
         else:
-            full_counts.append(counts[position])
+            full_layout.append(layout[position])
             full_errors.append(errors[position])
             position += 1
-    return pixels, boxes, full_counts, full_errors
+    return pixels, boxes, full_layout, full_errors
 
 
-def _classify(
+def _read(
     chunk: list[_Unit],
     canonical: Canonical,
     classifier: Classifier,
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-) -> list[PredictionRecord]:
-    pixels, boxes, counts, errors = canonical
+) -> tuple[list[PredictionRecord], list[list[int]]]:
+    """The records, and per record the rows of the digits it reads (in `canonical`'s pixels)."""
+    pixels, boxes, layout, errors = canonical
     records: list[PredictionRecord] = []
+    chosen: list[list[int]] = []
     if len(pixels):
-        # Every digit of every picture in the chunk goes through the network at once.
+        # Every digit (and every other reading of one) of the chunk goes through the network at once.
         probabilities = np.asarray(classifier(pixels), dtype=np.float32)
         ranked = np.argsort(-probabilities, axis=1, kind="stable")[:, :3]
         rows = probabilities.astype(np.float64).tolist()
@@ -733,15 +738,27 @@ def _classify(
                     reason=error if no_digit else None,
                 )
             )
+            chosen.append([])
             continue
-        first, position = position, position + counts[index]
+        picked: list[int] = []
+        for parts in layout[index]:
+            whole, position = position, position + 1 + parts
+            pieces = range(whole + 1, position)
+            # Touching digits or one wide digit: the reading the network is surer of.
+            if (
+                parts
+                and math.prod(rows[i][ranks[i][0]] for i in pieces) > rows[whole][ranks[whole][0]]
+            ):
+                picked.extend(pieces)
+            else:
+                picked.append(whole)
+        chosen.append(picked)
         readings = tuple(
-            DigitReading(ranks[i][0], rows[i][ranks[i][0]], _box(box_rows[i]))
-            for i in range(first, position)
+            DigitReading(ranks[i][0], rows[i][ranks[i][0]], _box(box_rows[i])) for i in picked
         )
         number = "".join(str(reading.digit) for reading in readings)
         if len(readings) == 1:
-            row, rank = rows[first], ranks[first]
+            row, rank = rows[picked[0]], ranks[picked[0]]
             top3 = tuple((digit, row[digit]) for digit in rank)
             digit, confidence, distribution = rank[0], row[rank[0]], tuple(row)
             reason = unsure_reason(top3, min_confidence)
@@ -764,7 +781,7 @@ def _classify(
                 digits=readings,
             )
         )
-    return records
+    return records, chosen
 
 
 def unsure_reason(top3: Sequence[tuple[int, float]], min_confidence: float) -> str:
@@ -809,18 +826,16 @@ def debug_image_name(name: str) -> str:
 def _write_debug_images(
     folder: Path,
     chunk: list[_Unit],
-    canonical: Canonical,
+    pixels: np.ndarray,
+    chosen: list[list[int]],
     records: list[PredictionRecord],
     used: set[str],
 ) -> None:
     """Per input: NAME.png, the 20x20 image of each digit the model saw (side by side), enlarged;
     NAME.boxes.png, the picture with each digit's box drawn on it."""
-    pixels = canonical[0]
-    position = 0
     for index, unit in enumerate(chunk):
-        count = canonical[2][index]
-        first, position = position, position + count
-        if count == 0 or unit.source is None:
+        rows = chosen[index]
+        if not rows or unit.source is None:
             continue  # the model saw nothing for this input
         name = debug_image_name(unit.name)
         if name in used:
@@ -829,7 +844,7 @@ def _write_debug_images(
                 number += 1
             name = f"{base}-{number}.png"
         used.add(name)
-        grey = np.round(pixels[first:position].reshape(count, *IMAGE_SHAPE) * 255).astype(np.uint8)
+        grey = np.round(pixels[rows].reshape(len(rows), *IMAGE_SHAPE) * 255).astype(np.uint8)
         row = np.concatenate(list(grey), axis=1)  # the digits left to right
         big = np.kron(row, np.ones((DEBUG_SCALE, DEBUG_SCALE), dtype=np.uint8))
         _save_debug(big, folder / name)

@@ -33,6 +33,8 @@ class DigitImage:
 
     image: np.ndarray
     box: tuple[int, int, int, int]
+    # Another reading: the same ink as touching digits, left to right (empty when there is none).
+    parts: tuple[DigitImage, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,30 +69,44 @@ def read_digits(gray: np.ndarray, invert: Invert = Invert.auto) -> list[DigitIma
     """
     found = _ink(gray, invert)
     segments = find_digits(found.ink, found.peak, found.threshold, found.floor, found.noise)
-    picture_h, picture_w = found.picture
-    scale_r, scale_c = found.scale
     digits: list[DigitImage] = []
     specks: list[int] = []
     for segment in segments:
-        top, left, bottom, right = segment.box
-        top, bottom = top + found.origin[0], bottom + found.origin[0]
-        left, right = left + found.origin[1], right + found.origin[1]
-        box = (
-            int(left * scale_c),
-            int(top * scale_r),
-            min(picture_w, int(np.ceil(right * scale_c))),
-            min(picture_h, int(np.ceil(bottom * scale_r))),
-        )
+        box = _picture_box(segment.box, found)
         if is_speck(segment, box, found.picture):
             specks.append(max(box[2] - box[0], box[3] - box[1]))
             continue
-        digits.append(DigitImage(fit_and_center_one(normalise_strokes(segment.crop)), box))
+        parts = tuple(
+            DigitImage(_canonical(part.crop), _picture_box(part.box, found))
+            for part in segment.parts
+        )
+        digits.append(DigitImage(_canonical(segment.crop), box, parts))
     if not digits:
+        picture_h, picture_w = found.picture
         raise NoInkError(
             f"no digit found: only a speck or dot ({max(specks)} px across in a "
             f"{picture_w}x{picture_h} picture)"
         )
     return digits
+
+
+def _canonical(crop: np.ndarray) -> np.ndarray:
+    return fit_and_center_one(normalise_strokes(crop))
+
+
+def _picture_box(box: tuple[int, int, int, int], found: _Ink) -> tuple[int, int, int, int]:
+    """A (top, left, bottom, right) box in ink pixels as (x0, y0, x1, y1) in the picture's."""
+    top, left, bottom, right = box
+    top, bottom = top + found.origin[0], bottom + found.origin[0]
+    left, right = left + found.origin[1], right + found.origin[1]
+    picture_h, picture_w = found.picture
+    scale_r, scale_c = found.scale
+    return (
+        int(left * scale_c),
+        int(top * scale_r),
+        min(picture_w, int(np.ceil(right * scale_c))),
+        min(picture_h, int(np.ceil(bottom * scale_r))),
+    )
 
 
 def _ink(gray: np.ndarray, invert: Invert) -> _Ink:

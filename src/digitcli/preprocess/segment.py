@@ -42,6 +42,13 @@ _WIDE = 1.2
 # on its shorter side (dataset images are size-normalised one digit each), is touching digits
 # about _DIGIT_WIDTH of their height wide.
 _LONE_WIDE = 2.0
+# Narrower regions may still be touching digits (an 8 and a 0 together are about as wide as tall):
+# these are also read cut, and the classifier's confidence chooses (`parts`).
+_MAYBE_WIDE = 0.75
+_MAYBE_LONE_WIDE = 1.25
+# Alone in the picture, such a region is cut only where the joint is at most this many stroke
+# widths long (two digits meeting at a point; a wide digit would cross its own stroke lengthwise).
+_LONE_JOINT = 1.5
 _LONE_MIN_SIDE = 64
 _DIGIT_WIDTH = 0.7
 # A cut is sought within this share of a digit's width either side of where it would fall evenly.
@@ -55,10 +62,15 @@ _DOT_LENGTH = 2.8
 
 @dataclass(frozen=True)
 class Segment:
-    """One digit's ink, cropped and stretched, and its box (top, left, bottom, right) in `ink`."""
+    """One digit's ink, cropped and stretched, and its box (top, left, bottom, right) in `ink`.
+
+    `parts` is another reading of a segment wide enough to be touching digits: the same ink cut
+    into digits. Only a classifier can tell which reading is right (see `predict`).
+    """
 
     crop: np.ndarray
     box: tuple[int, int, int, int]
+    parts: tuple[Segment, ...] = ()
 
 
 def find_digits(
@@ -75,17 +87,37 @@ def find_digits(
     several = len(regions) > 1
     lone = not several and min(ink.shape) >= _LONE_MIN_SIDE
     for region in regions:
-        for part in _split_touching(mask & region, region, several, lone):
-            digit = stretched(ink, mask & part, part, floor, noise)
-            rows = np.flatnonzero(digit.max(axis=1) > 0)
-            cols = np.flatnonzero(digit.max(axis=0) > 0)
-            if rows.size == 0:
+        core = mask & region
+        parts = _split_touching(core, region, several, lone)
+        for part in parts:
+            segment = _segment(ink, mask, part, floor, noise)
+            if segment is None:
                 continue
-            top, bottom = int(rows[0]), int(rows[-1]) + 1
-            left, right = int(cols[0]), int(cols[-1]) + 1
-            segments.append(Segment(digit[top:bottom, left:right], (top, left, bottom, right)))
+            if len(parts) == 1:
+                # Not wide enough to be cut for sure, but perhaps two digits touching.
+                alternative = _split_touching(core, region, several, lone, maybe=True)
+                if len(alternative) > 1:
+                    pieces = [_segment(ink, mask, piece, floor, noise) for piece in alternative]
+                    found_pieces = tuple(piece for piece in pieces if piece is not None)
+                    if len(found_pieces) > 1:
+                        segment = Segment(segment.crop, segment.box, found_pieces)
+            segments.append(segment)
     segments.sort(key=lambda segment: (segment.box[1] + segment.box[3]) / 2)
     return segments
+
+
+def _segment(
+    ink: np.ndarray, mask: np.ndarray, region: np.ndarray, floor: float, noise: float
+) -> Segment | None:
+    """The stretched ink of `region`, cut to its box (None when it holds none)."""
+    digit = stretched(ink, mask & region, region, floor, noise)
+    rows = np.flatnonzero(digit.max(axis=1) > 0)
+    cols = np.flatnonzero(digit.max(axis=0) > 0)
+    if rows.size == 0:
+        return None
+    top, bottom = int(rows[0]), int(rows[-1]) + 1
+    left, right = int(cols[0]), int(cols[-1]) + 1
+    return Segment(digit[top:bottom, left:right], (top, left, bottom, right))
 
 
 def _find(
@@ -170,21 +202,26 @@ def _core_box(core: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def _split_touching(
-    core: np.ndarray, region: np.ndarray, several: bool, lone: bool
+    core: np.ndarray, region: np.ndarray, several: bool, lone: bool, maybe: bool = False
 ) -> list[np.ndarray]:
     """`region` cut into touching digits where its columns hold the least ink (or as it is).
 
     `several`: the picture holds other digits; `lone`: it holds none, and is not a dataset image.
+    `maybe`: cut a region that could be touching digits, as well as one that must be.
     """
     top, left, bottom, right = _core_box(core)
     height, width = bottom - top, right - left
-    if (several and width > _WIDE * height) or (lone and width > _LONE_WIDE * height):
-        count = round(width / (_DIGIT_WIDTH * height))
+    if maybe:
+        cut = width > (_MAYBE_WIDE if several else _MAYBE_LONE_WIDE) * height
     else:
+        cut = (several and width > _WIDE * height) or (lone and width > _LONE_WIDE * height)
+    if not cut:
         return [region]
-    if count < 2:
-        return [region]
+    count = max(2, round(width / (_DIGIT_WIDTH * height)))
     columns = core[:, left:right].sum(axis=0).astype(np.float64)
+    # Strokes each column crosses: runs of ink from top to bottom.
+    box = core[:, left:right]
+    runs = box[0].astype(np.int64) + np.count_nonzero(box[1:] & ~box[:-1], axis=0)
     step = width / count
     window = max(1, round(_CUT_WINDOW * step))
     cuts = [left]
@@ -194,8 +231,18 @@ def _split_touching(
         if high <= low:
             continue
         span = columns[low:high]
-        # The emptiest column; among equals, the one nearest the even cut.
-        order = np.lexsort((np.abs(np.arange(low, high) - expected), span))
+        # The emptiest column; among equals, the one nearest the even cut. A maybe-cut goes where
+        # the fewest strokes cross, and only where one does: touching digits meet in one stroke,
+        # while the middle of a wide digit (a 2, a 0) crosses two or three. Alone in the picture
+        # (most likely one digit) the joint must also be thin.
+        distance = np.abs(np.arange(low, high) - expected)
+        if maybe:
+            order = np.lexsort((distance, span, runs[low:high]))
+            best = low + int(order[0])
+            if runs[best] > 1 or (not several and columns[best] > _LONE_JOINT * stroke_width(core)):
+                return [region]
+        else:
+            order = np.lexsort((distance, span))
         cuts.append(left + low + int(order[0]))
     cuts.append(right)
     parts = []
