@@ -140,6 +140,18 @@ def test_a_sheet_of_paper_on_a_desk_is_read_on_the_page(
     assert x1 - x0 <= HEIGHT + 10 and y1 - y0 <= HEIGHT + 10
 
 
+def test_a_bold_blurred_digit_is_not_taken_for_a_page(strokes: dict[int, np.ndarray]) -> None:
+    from digitcli.preprocess import read_digits
+
+    # Dark at the core of its strokes, lighter at their edges: not a sheet with ink on it.
+    for label, stroke in strokes.items():
+        picture = Image.fromarray(np.round((1 - np.pad(stroke, 20)) * 255).astype(np.uint8))
+        big = picture.resize((280, 280), Image.Resampling.BILINEAR)
+        (digit,) = read_digits(np.asarray(big, dtype=np.float32) / 255)
+        x0, y0, x1, y1 = digit.box
+        assert (x1 - x0) * (y1 - y0) > 0.15 * 280 * 280, label  # the whole digit, not a piece
+
+
 @pytest.mark.parametrize("diameter", [4, 10])
 def test_a_speck_or_a_dot_on_a_page_is_no_digit(
     diameter: int, model_files: ModelFiles, tmp_path: Path

@@ -31,12 +31,14 @@ _PAGE_FILL = 0.5
 # ...and it is not the whole picture (nothing to cut) when its box spans this share of both sides.
 _WHOLE = 0.97
 # Ink on the page is darker than the page's tone by this much...
-_INK_STEP = 0.15
+_INK_STEP = 0.3
 # ...covers at most this share of the page, and its strokes are at most this share of the page's
 # shorter side wide (the holes of a bold 0 or 8 are far wider).
 _INK_SHARE = 0.3
 _INK_WIDTH = 0.1
 _MIN_INK_PIXELS = 3
+# The page's tones outside the ink span at most this much between their quartiles.
+_PAPER_SPREAD = 0.12
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,13 @@ def find_page(work: np.ndarray) -> Page | None:
     inked = int(np.count_nonzero(ink))
     if inked < _MIN_INK_PIXELS or inked > _INK_SHARE * area:
         return None
-    if stroke_width(ink) > _INK_WIDTH * min(box_h, box_w):
+    ink_width = stroke_width(ink)
+    if ink_width > _INK_WIDTH * min(box_h, box_w):
+        return None
+    # Paper is of one tone, give or take the light; a bold, blurred stroke shades from its edges
+    # to a dark core that would pass for ink on it.
+    paper = small[region & ~ink]
+    if float(np.percentile(paper, 75) - np.percentile(paper, 25)) > _PAPER_SPREAD:
         return None
     # Back to work pixels; one small pixel less all round keeps the page's blurred edge out.
     inside = ndimage().binary_erosion(filled) if min(box_h, box_w) > 4 else filled
