@@ -79,3 +79,21 @@ def test_out_of_memory_is_one_line(doing: str) -> None:
         )
     with pytest.raises(ValueError, match="not memory"), out_of_memory_as_error(config, doing):
         raise ValueError("not memory")
+
+
+def test_a_diverging_run_stops_at_once(runner: CliRunner) -> None:
+    recipe = [
+        "train.optimizer=sgd",
+        "train.learning_rate=10",
+        "train.epochs=20",
+        "data.limit=300",
+        "model.layers.0.activation=linear",
+        "model.layers.1.activation=linear",
+    ]
+    result = runner.invoke(app, ["train", *[part for text in recipe for part in ("--set", text)]])
+    assert result.exit_code == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: training failed: the loss diverged (nan at epoch 1;"), last
+    (failed,) = Path("results").glob("*.failed")
+    assert json.loads((failed / "failure.json").read_text())["epochs"] == 1  # not 20
+    assert list_runs(Path("results")) == []
