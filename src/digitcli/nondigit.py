@@ -22,7 +22,8 @@ MIN_SIDE = 48
 WORK_SIDE = 96
 # A pixel is on an edge when its gradient is at least this share of the picture's tonal range.
 EDGE = 0.12
-# The outer ring (this share of each side) that is paper or canvas in a picture of a digit.
+# The outer ring (this share of the shorter side, on every side) that is paper or canvas in a
+# picture of a digit.
 RING = 0.15
 # A scene: edges in more than this share of all pixels and of the ring's. Measured (edge shares,
 # all / ring): synthetic digit photos and canvases at most 0.16 / 0.11; scene crops 0.2-0.8 /
@@ -52,7 +53,9 @@ def scene_features(gray: np.ndarray) -> dict[str, float]:
     dy = np.abs(np.diff(small, axis=0))[:, :-1]
     edges = (dx + dy) / spread >= EDGE
     h, w = edges.shape
-    band_h, band_w = max(1, round(h * RING)), max(1, round(w * RING))
+    # The ring is as wide on every side, a share of the shorter one: a picture of a long number
+    # has paper margins about as wide at its ends as above and below it.
+    band_h = band_w = max(1, round(min(h, w) * RING))
     ring = np.ones_like(edges)
     ring[band_h:-band_h, band_w:-band_w] = False
     return {"spread": spread, "edges": float(edges.mean()), "ring": float(edges[ring].mean())}
