@@ -12,6 +12,7 @@ The benchmarks (each also runs on its own, see its docstring):
 - startup: `digitcli --help`, `--version`, `predict one.png` (NumPy and TF engines) (startup.py)
 - predict: `digitcli predict DIR --format csv` over 10,000 PNG files (predict_batch.py)
 - eval:    scoring MNIST's 10,000 test images after loading (evaluate_speed.py)
+- serve:   `digitcli serve` under 4 and 32 clients posting canvas PNGs (serve_load.py)
 
 Baselines and digitcli's path run in the same invocation, one after the other, so their ratio is
 meaningful even on a busy machine; absolute figures are not, so the load average is recorded.
@@ -36,11 +37,12 @@ import _common
 import engine_quality
 import evaluate_speed
 import predict_batch
+import serve_load
 import startup
 import train_mnist
 import train_reference
 
-BENCHMARKS = ("train", "quality", "mnist", "startup", "predict", "eval")
+BENCHMARKS = ("train", "quality", "mnist", "startup", "predict", "eval", "serve")
 
 
 def _quality_child(quick: bool) -> dict[str, Any]:
@@ -193,6 +195,25 @@ def summary_rows(results: dict[str, Any]) -> list[list[str]]:
     elif evaluation is not None:
         failed("Evaluation", evaluation)
 
+    serve = results.get("serve")
+    if _ok(serve):
+        for measured in serve["runs"]:
+            four = measured["clients"] == 4
+            add(
+                f"digitcli serve, {measured['clients']} clients posting 280x280 canvas PNGs",
+                f"{measured['requests_per_second']:,.0f} requests/s, p50 {measured['p50_ms']:.1f} ms, "
+                f"p99 {measured['p99_ms']:.1f} ms",
+                f">= {serve_load.TARGET_RPS}/s, p99 < {serve_load.TARGET_P99_MS:.0f} ms"
+                if four
+                else "",
+                measured["requests_per_second"] >= serve_load.TARGET_RPS
+                and measured["p99_ms"] < serve_load.TARGET_P99_MS
+                if four
+                else None,
+            )
+    elif serve is not None:
+        failed("digitcli serve under load", serve)
+
     memory = []
     if _ok(mnist):
         memory.append(("Peak RSS, training full MNIST", mnist["max_rss_mb"]))
@@ -204,6 +225,8 @@ def summary_rows(results: dict[str, Any]) -> list[list[str]]:
         memory.append((f"Peak RSS, predicting {predict['images']:,} PNGs", predict["max_rss_mb"]))
     if _ok(start) and start["predict_numpy"]["ok"]:
         memory.append(("Peak RSS, predict one.png", start["predict_numpy"]["max_rss_mb"]))
+    if _ok(serve):
+        memory.append(("Peak RSS, digitcli serve under load", serve["server_peak_rss_mb"]))
     for label, megabytes in memory:
         add(label, f"{megabytes:,.0f} MB")
     return rows
@@ -276,6 +299,7 @@ def main() -> None:
             ("startup", lambda m: startup.run(m, quick)),
             ("predict", lambda m: predict_batch.run(m, quick)),
             ("eval", lambda m: evaluate_speed.run(m, quick, cli=not quick)),
+            ("serve", lambda m: serve_load.run(m, quick=quick)),
         ):
             if name in skip:
                 continue
@@ -298,6 +322,7 @@ def main() -> None:
         ("startup", startup.report),
         ("predict", predict_batch.report),
         ("eval", evaluate_speed.report),
+        ("serve", serve_load.report),
     ]
     print(f"Machine: {machine_line(results['machine'])}\n")
     for name, render in sections:
