@@ -15,7 +15,7 @@ INPUT_SIZE = IMAGE_SIDE * IMAGE_SIDE  # what the network reads: the image flatte
 NUM_CLASSES = 10  # the digits 0-9
 # predict marks answers whose calibrated confidence is below this as unsure (--min-confidence);
 # chosen by measurement, see docs/accuracy.md ("Unsure answers and non-digits").
-DEFAULT_MIN_CONFIDENCE = 0.5
+DEFAULT_MIN_CONFIDENCE = 0.4
 # 50 megapixels is more than any phone photo; beyond that a file is more likely a decompression bomb
 # (a few KB that would expand to gigabytes) than a digit. imaging refuses more; serve's limit is lower.
 MAX_IMAGE_PIXELS = 50_000_000
