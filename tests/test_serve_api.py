@@ -370,3 +370,9 @@ def test_serve_on_a_taken_port_is_one_error_line(runner: CliRunner, trained_run:
         result = runner.invoke(cli_app, ["serve", "--model", str(trained_run), "--port", str(port)])
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}: ")
+
+
+def test_serve_help_names_the_extra_to_install(runner: CliRunner) -> None:
+    result = runner.invoke(cli_app, ["serve", "--help"])
+    assert result.exit_code == 0
+    assert "pip install 'digitcli[serve]'" in result.stdout  # not eaten as Rich markup

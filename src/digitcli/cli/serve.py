@@ -40,7 +40,7 @@ SERVE_HELP = (
     "  digitcli serve --model results/<run> --port 8080\n\n"
     "  digitcli serve --host 0.0.0.0   # reachable from other machines (no authentication!)\n\n"
     "The address goes to stdout, once the server accepts connections. Ctrl-C or SIGTERM stops it "
-    "after the requests in flight are answered. Needs the serve extra: pip install 'digitcli[serve]'."
+    "after the requests in flight are answered. Needs the serve extra: pip install 'digitcli\\[serve]'."
     "\n\nExit codes: 0 stopped by Ctrl-C or SIGTERM; 1 the model cannot be loaded, the port is "
     "taken, or the serve extra is missing; 2 bad command line."
 )
@@ -106,7 +106,7 @@ def serve_command(
             "--workers",
             min=0,
             help="Worker processes that decode and read pictures, each with its own copy of the "
-            "model (~90 MB each): more requests per second on several cores. 0: threads of the server "
+            "model (~90 MB each), so the server can use several cores. 0: threads of the server "
             "process.",
         ),
     ] = DEFAULT_WORKERS,
