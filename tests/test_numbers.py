@@ -3,11 +3,13 @@ a desk, and specks that are no digit. Pictures are made here from digits the fix
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+from typer.testing import CliRunner
 
 from digitcli.predict import InputItem, PredictionRecord, predict_inputs
 from digitcli.runs import ModelFiles, resolve_model
@@ -87,6 +89,22 @@ def test_a_number_is_read_left_to_right(
     for reading, start in zip(record.digits, starts, strict=True):
         x0, y0, x1, y1 = reading.box
         assert start - 2 <= x0 < x1 <= start + HEIGHT + 2 and 18 <= y0 < y1 <= HEIGHT + 25
+
+
+def test_asked_for_one_digit_a_number_says_so(
+    strokes: dict[int, np.ndarray], trained_run: Path, tmp_path: Path, runner: CliRunner
+) -> None:
+    from digitcli.cli import app
+
+    gray, _ = number_picture(strokes, "42")
+    _write(tmp_path, "n.png", gray)
+    args = ["predict", "n.png", "--model", str(trained_run), "--format", "jsonl"]
+    plain = json.loads(runner.invoke(app, args).stdout)
+    single = json.loads(runner.invoke(app, [*args, "--single"]).stdout)
+    assert plain["number"] == single["number"] == "42" and plain["digit"] is None
+    # --single: one digit (the largest), unsure, and the reason names the number it is part of.
+    assert single["digit"] in (4, 2) and single["status"] == "unsure"
+    assert "2 digits (42)" in single["reason"]
 
 
 def test_a_digit_in_pieces_stays_one_digit(model_files: ModelFiles, tmp_path: Path) -> None:

@@ -338,12 +338,15 @@ def predict_inputs(
     chunk_size: int = CHUNK_SIZE,
     pool_min: int = POOL_MIN_INPUTS,
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    single: bool = False,
 ) -> Iterator[PredictionRecord]:
     """One record per input (one per image for .npy arrays), in input order.
 
     `invert` None means: guess for image files (`Invert.auto`), none for .npy arrays (they are
     light-on-dark by convention). `workers` None uses every CPU once there are `pool_min` images.
-    Answers whose confidence is below `min_confidence` are marked unsure (0: never).
+    Answers whose confidence is below `min_confidence` are marked unsure (0: never). `single`:
+    every picture should hold one digit; one that holds several answers with its largest digit,
+    marked unsure with the number in the reason (the record still carries `number` and `digits`).
     """
     for chunk in predict_chunks(
         items,
@@ -356,6 +359,7 @@ def predict_inputs(
         chunk_size=chunk_size,
         pool_min=pool_min,
         min_confidence=min_confidence,
+        single=single,
     ):
         yield from chunk
 
@@ -372,6 +376,7 @@ def predict_chunks(
     chunk_size: int = CHUNK_SIZE,
     pool_min: int = POOL_MIN_INPUTS,
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    single: bool = False,
 ) -> Iterator[list[PredictionRecord]]:
     """`predict_inputs` a chunk at a time, so a renderer can write each chunk in one go."""
     if not 0.0 <= min_confidence <= 1.0:
@@ -392,7 +397,7 @@ def predict_chunks(
     canonicalized = _canonicalized(chunks, processes)
     try:
         for chunk, canonical in canonicalized:
-            records, chosen = _read(chunk, canonical, classifier, min_confidence)
+            records, chosen = _read(chunk, canonical, classifier, min_confidence, single)
             if debug_dir is not None:
                 _write_debug_images(debug_dir, chunk, canonical[0], chosen, records, debug_names)
             yield records
@@ -709,6 +714,7 @@ def _read(
     canonical: Canonical,
     classifier: Classifier,
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    single: bool = False,
 ) -> tuple[list[PredictionRecord], list[list[int]]]:
     """The records, and per record the rows of the digits it reads (in `canonical`'s pixels)."""
     pixels, boxes, layout, errors = canonical
@@ -757,17 +763,25 @@ def _read(
             DigitReading(ranks[i][0], rows[i][ranks[i][0]], _box(box_rows[i])) for i in picked
         )
         number = "".join(str(reading.digit) for reading in readings)
-        if len(readings) == 1:
-            row, rank = rows[picked[0]], ranks[picked[0]]
+        several = len(readings) > 1
+        if not several or single:
+            # One digit; or one asked for: the largest (as a one-digit reading would pick).
+            main = max(range(len(picked)), key=lambda i: _area(readings[i].box))
+            row, rank = rows[picked[main]], ranks[picked[main]]
             top3 = tuple((digit, row[digit]) for digit in rank)
             digit, confidence, distribution = rank[0], row[rank[0]], tuple(row)
             reason = unsure_reason(top3, min_confidence)
+            if several:
+                reason = (
+                    f"the picture holds {len(readings)} digits ({number}); "
+                    f"the largest is digit {main + 1}"
+                )
         else:
             top3 = ()
             digit, distribution = None, None
             confidence = math.prod(reading.confidence for reading in readings)
             reason = number_unsure_reason(readings, confidence, min_confidence)
-        unsure = confidence < min_confidence
+        unsure = confidence < min_confidence or (single and several)
         records.append(
             PredictionRecord(
                 unit.name,
@@ -803,6 +817,10 @@ def number_unsure_reason(
         f"confidence {confidence:.1%} < {min_confidence:.0%}; digit {weakest + 1} of "
         f"{len(readings)} ({reading.digit}) at {reading.confidence:.1%}"
     )
+
+
+def _area(box: tuple[int, int, int, int]) -> int:
+    return (box[2] - box[0]) * (box[3] - box[1])
 
 
 def _box(values: list[int]) -> tuple[int, int, int, int]:

@@ -71,7 +71,7 @@ def _json_document(record: PredictionRecord) -> str:
 
 def answer(record: PredictionRecord) -> str:
     """What the picture reads as: its digit, or its number when it holds several."""
-    return record.number if record.number is not None else str(record.digit)
+    return str(record.digit) if record.digit is not None else record.number or ""
 
 
 def boxes_text(record: PredictionRecord) -> str:

@@ -139,6 +139,15 @@ def predict_command(
             "The default was chosen by measurement (docs/accuracy.md).",
         ),
     ] = DEFAULT_MIN_CONFIDENCE,
+    single: Annotated[
+        bool,
+        typer.Option(
+            "--single",
+            help="Every picture should hold one digit: one that holds several is answered with "
+            "its largest digit and marked unsure, the number in the reason. Without it, a "
+            "picture of a number is read as that number (digit empty, number set).",
+        ),
+    ] = False,
     fail_on_unsure: Annotated[
         bool,
         typer.Option(
@@ -192,6 +201,7 @@ def predict_command(
         workers=jobs or None,
         pool_min=1 if jobs > 1 else POOL_MIN_INPUTS,  # -j N > 1: a pool even for a few
         min_confidence=min_confidence,
+        single=single,
     )
     for stream in (sys.stdout, sys.stderr):
         # File names that are not valid UTF-8 (read via os.fsdecode) go out as the bytes they were.
