@@ -142,6 +142,38 @@ def latest_pointer(text: str) -> Callable[[Path], list[str]]:
     return make
 
 
+def make_noise(folder: Path) -> list[str]:
+    noise = np.random.default_rng(1).normal(128, 40, (32, 32)).clip(0, 255).astype(np.uint8)
+    Image.fromarray(noise).save(folder / "noise.png")
+    return ["predict", str(folder / "noise.png")]
+
+
+def make_svg_folder(folder: Path) -> list[str]:
+    (folder / "drawings").mkdir()
+    (folder / "drawings" / "seven.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>\n')
+    return ["predict", str(folder / "drawings")]
+
+
+def make_large_picture(folder: Path) -> list[str]:
+    Image.new("L", (100, 100), 255).save(folder / "big.png")
+    return ["predict", str(folder / "big.png"), "--max-pixels", "5000"]
+
+
+def make_output_under_a_file(folder: Path) -> list[str]:
+    (folder / "notes.txt").write_text("a file\n")
+    return ["evaluate", "-o", str(folder / "notes.txt" / "evaluation.json")]
+
+
+def make_keras_lambda(folder: Path) -> list[str]:
+    import keras
+
+    inputs = keras.Input((400,))
+    outputs = keras.layers.Lambda(lambda x: x * 2)(keras.layers.Dense(10)(inputs))
+    keras.Model(inputs, outputs).save(folder / "lambda.keras")
+    Image.new("L", (28, 28), 0).save(folder / "digit.png")
+    return ["predict", str(folder / "digit.png"), "--model", str(folder / "lambda.keras")]
+
+
 def command_line(*args: str) -> Callable[[Path], list[str]]:
     """A command line as typed, with no files needed."""
 
@@ -220,6 +252,32 @@ CASES: dict[str, Case] = {
         "results/latest: names '/etc', which is not a run folder inside results;",
     ),
     "latest empty": (latest_pointer(""), 1, "results/latest: is empty; write a run's name"),
+    "device": (
+        command_line("predict", "/dev/zero"),
+        1,
+        "/dev/zero: is a device, not an image file",
+    ),
+    "pure noise": (make_noise, 1, "noise.png: no digit found: the picture is noise"),
+    "svg in a folder": (
+        make_svg_folder,
+        1,
+        "seven.svg: an SVG drawing (vector graphics) is not supported; convert it to PNG first",
+    ),
+    "more pixels than --max-pixels": (
+        make_large_picture,
+        1,
+        "big.png: image is 100x100 pixels, more than the 0.005 megapixel limit (--max-pixels)",
+    ),
+    "output under a file": (
+        make_output_under_a_file,
+        1,
+        "notes.txt: cannot create the folder: ",  # "<tmp>/notes.txt is a file, not a folder"
+    ),
+    "keras lambda layer": (
+        make_keras_lambda,
+        1,
+        "lambda.keras: the model holds Python code (a Lambda layer), which Keras will not load",
+    ),
     # Usage errors: the error line is followed by one `hint:` line naming the help to read.
     "unknown option": (
         command_line("predict", "x.png", "--debugg"),
@@ -256,7 +314,7 @@ def test_bad_input_gives_one_line_and_documented_code(
     shutil.copytree(trained_run, Path("results") / trained_run.name)
     args = make(tmp_path)
     if args[0] == "predict":
-        args += ["--model", "results", "--format", "csv"]
+        args += ([] if "--model" in args else ["--model", "results"]) + ["--format", "csv"]
     result = runner.invoke(app, args)
     assert result.exit_code == code, result.stderr
     assert result.exit_code in DOCUMENTED_CODES

@@ -263,7 +263,8 @@ def test_unreadable_inputs_fail_alone(
     assert errors[2] == "no such file"
     assert errors[3] == "the file is empty (0 bytes)"
     assert errors[4] == (
-        "not an image digitcli can read (supported: PNG, JPEG, BMP, GIF, TIFF, WebP)"
+        "not an image digitcli can read (supported: PNG, JPEG, BMP, GIF, TIFF, WebP, AVIF, "
+        "HEIC with digitcli[heif])"
     )
 
 

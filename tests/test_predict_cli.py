@@ -221,7 +221,8 @@ def test_all_inputs_failing_exits_1(runner: CliRunner, trained_run: Path, tmp_pa
         (
             "a.png",
             "",
-            "not an image digitcli can read (supported: PNG, JPEG, BMP, GIF, TIFF, WebP)",
+            "not an image digitcli can read (supported: PNG, JPEG, BMP, GIF, TIFF, WebP, AVIF, "
+            "HEIC with digitcli[heif])",
         ),
         ("b.png", "", "no such file"),
     ]
@@ -302,3 +303,33 @@ def test_stdin_names_that_are_not_utf8(
     result = invoke(runner, trained_run, "-", input=name + b"\n")
     assert result.exit_code == 0, result.stderr
     assert result.stdout_bytes.split(b"\t")[:2] == [name, str(images["photo.jpg"]).encode()]
+
+
+def test_nul_separated_stdin_and_odd_names_in_plain_output(
+    runner: CliRunner, trained_run: Path, images: dict[str, int], tmp_path: Path
+) -> None:
+    # `find -print0 | digitcli predict -`: names may hold tabs and newlines, which plain escapes.
+    odd = ["tab\there.jpg", "new\nline.jpg", "back\\slash.jpg"]
+    for name in odd:
+        shutil.copy(tmp_path / "photo.jpg", tmp_path / name)
+    result = invoke(runner, trained_run, "-", input="\0".join(odd).encode() + b"\0")
+    assert result.exit_code == 0, result.stderr
+    label = str(images["photo.jpg"])
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert [row[:2] for row in rows] == [
+        ["tab\\there.jpg", label],
+        ["new\\nline.jpg", label],
+        ["back\\\\slash.jpg", label],
+    ]
+
+
+def test_animated_gif_reads_its_first_frame_and_says_so(
+    runner: CliRunner, trained_run: Path, images: dict[str, int], tmp_path: Path
+) -> None:
+    first = Image.open(tmp_path / "photo.jpg").convert("L")
+    frames = [Image.new("L", first.size, shade) for shade in (255, 128)]  # distinct: kept
+    first.save("anim.gif", save_all=True, append_images=frames, duration=100)
+    result = invoke(runner, trained_run, "anim.gif", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == "warning: anim.gif: holds 3 frames or pages; only the first is read\n"
+    assert next(csv.DictReader(io.StringIO(result.stdout)))["digit"] == str(images["photo.jpg"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Sequence
 
 import pytest
@@ -40,10 +41,15 @@ UNSURE = PredictionRecord(
 Row = tuple[str, int | None, str | None]
 
 
+_PLAIN_UNESCAPES = {"t": "\t", "n": "\n", "r": "\r", "\\": "\\"}
+
+
 def _plain(text: str) -> list[Row]:
+    # Four tab-separated fields per line: a tab or newline in a path is escaped.
     rows: list[Row] = []
     for line in text.splitlines():
-        path, digit, _, status = line.rsplit("\t", 3)
+        path, digit, _, status = line.split("\t")
+        path = re.sub(r"\\(.)", lambda match: _PLAIN_UNESCAPES[match.group(1)], path)
         rows.append((path, int(digit) if digit else None, status))
     return rows
 

@@ -56,6 +56,12 @@ def load_keras_model(path: Path) -> keras.Model:
     try:
         return keras.models.load_model(path, compile=True)
     except Exception as exc:
+        if "safe_mode" in str(exc):  # Keras refuses to run code saved in the file (a Lambda layer)
+            raise ModelError(
+                f"{path}: the model holds Python code (a Lambda layer), which Keras will not load "
+                "from a file, as it could run anything; digitcli's runs never hold one: train "
+                "the model with digitcli, or save it without Lambda layers"
+            ) from exc
         raise ModelError(
             f"{path}: cannot load the Keras model (truncated or corrupt?): {exc}"
         ) from exc

@@ -38,8 +38,21 @@ def make_folder(path: Path, purpose: str = "folder") -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        blocker = _file_in_the_way(path)
+        if blocker is not None:  # mkdir says "File exists" or "Not a directory"
+            raise OutputError(
+                f"{path}: cannot create the {purpose}: {blocker} is a file, not a folder"
+            ) from exc
         raise OutputError(f"{path}: cannot create the {purpose} ({exc.strerror})") from exc
     return path
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The first part of `path` (itself included) that exists and is not a folder."""
+    for part in [*reversed(path.parents), path]:
+        if part.exists() and not part.is_dir():
+            return part
+    return None
 
 
 def names_folder(text: str) -> bool:

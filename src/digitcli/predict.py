@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Literal, TextIO
 import numpy as np
 
 from digitcli.errors import NO_DIGIT_PREFIXES, DigitcliError, ModelError, UsageError
-from digitcli.imaging import IMAGE_SUFFIXES, load_image
+from digitcli.imaging import IMAGE_SUFFIXES, UNSUPPORTED_SUFFIXES, frame_count, load_image
 from digitcli.lab_format import lab_rows_to_images
 from digitcli.nondigit import scene_reason
 from digitcli.output_files import make_folder, write_bytes
@@ -49,6 +49,7 @@ from digitcli.vocabulary import (
     IMAGE_SHAPE,
     IMAGE_SIDE,
     INPUT_SIZE,
+    MAX_IMAGE_PIXELS,
     InferenceEngine,
     Invert,
     PixelOrder,
@@ -191,12 +192,30 @@ def collect_inputs(
 
 
 def _stdin_lines(stdin: TextIO) -> list[str]:
+    # NUL-separated (`find -print0`, `fd -0`) when there is a NUL: no path holds one, and every
+    # other character, newlines included, can be part of a file name.
     buffer = getattr(stdin, "buffer", None)
     if buffer is not None:
         # File names are bytes on POSIX; decoding them the way os.listdir does keeps names that
         # are not valid UTF-8 readable (`find` prints them as they are).
-        return [os.fsdecode(line) for line in buffer.read().splitlines()]
-    return stdin.read().splitlines()
+        data: bytes = buffer.read()
+        if b"\0" in data:
+            return [os.fsdecode(name) for name in data.split(b"\0")]
+        return [os.fsdecode(line) for line in data.splitlines()]
+    text = stdin.read()
+    return text.split("\0") if "\0" in text else text.splitlines()
+
+
+def several_frames(items: Sequence[InputItem]) -> list[tuple[str, int]]:
+    """The image inputs that hold several frames or pages (animated GIF, multi-page TIFF), with
+    their counts: predict reads the first one only, and says so."""
+    found = []
+    for item in items:
+        if item.kind == "image" and item.error is None:
+            count = frame_count(item.path)
+            if count > 1:
+                found.append((item.name, count))
+    return found
 
 
 def _add_path(items: list[InputItem], text: str, recursive: bool) -> None:
@@ -204,7 +223,10 @@ def _add_path(items: list[InputItem], text: str, recursive: bool) -> None:
     if path.is_dir():
         found = _folder_images(path, recursive)
         if found:
-            items.extend(InputItem(file, str(file), "image") for file in found)
+            items.extend(
+                InputItem(file, str(file), "image", UNSUPPORTED_SUFFIXES.get(file.suffix.lower()))
+                for file in found
+            )
         else:
             has_subfolders = not recursive and any(
                 child.is_dir() and not child.name.startswith(".") for child in path.iterdir()
@@ -214,6 +236,9 @@ def _add_path(items: list[InputItem], text: str, recursive: bool) -> None:
     else:
         kind: InputKind = "npy" if path.suffix.lower() == NPY_SUFFIX else "image"
         items.append(InputItem(path, text, kind))
+
+
+_LISTED_SUFFIXES = IMAGE_SUFFIXES | UNSUPPORTED_SUFFIXES.keys()
 
 
 def _folder_images(folder: Path, recursive: bool) -> list[Path]:
@@ -233,8 +258,8 @@ def _folder_images(folder: Path, recursive: bool) -> list[Path]:
         if is_dir:
             if recursive and not entry.is_symlink():  # symlinked folders could loop
                 subfolders.append(folder / entry.name)
-        elif os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES:
-            found.append(folder / entry.name)
+        elif os.path.splitext(entry.name)[1].lower() in _LISTED_SUFFIXES:
+            found.append(folder / entry.name)  # unsupported ones get an error record, not silence
     for subfolder in subfolders:
         found.extend(_folder_images(subfolder, recursive))
     return found
@@ -339,6 +364,7 @@ def predict_inputs(
     pool_min: int = POOL_MIN_INPUTS,
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
     single: bool = False,
+    max_pixels: int = MAX_IMAGE_PIXELS,
 ) -> Iterator[PredictionRecord]:
     """One record per input (one per image for .npy arrays), in input order.
 
@@ -360,6 +386,7 @@ def predict_inputs(
         pool_min=pool_min,
         min_confidence=min_confidence,
         single=single,
+        max_pixels=max_pixels,
     ):
         yield from chunk
 
@@ -377,6 +404,7 @@ def predict_chunks(
     pool_min: int = POOL_MIN_INPUTS,
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
     single: bool = False,
+    max_pixels: int = MAX_IMAGE_PIXELS,
 ) -> Iterator[list[PredictionRecord]]:
     """`predict_inputs` a chunk at a time, so a renderer can write each chunk in one go."""
     if not 0.0 <= min_confidence <= 1.0:
@@ -394,7 +422,7 @@ def predict_chunks(
         chunk_size = max(64, min(chunk_size, math.ceil(len(units) / (processes * 4))))
     chunks = [units[start : start + chunk_size] for start in range(0, len(units), chunk_size)]
     debug_names: set[str] = set()
-    canonicalized = _canonicalized(chunks, processes)
+    canonicalized = _canonicalized(chunks, processes, max_pixels)
     try:
         for chunk, canonical in canonicalized:
             records, chosen = _read(chunk, canonical, classifier, min_confidence, single)
@@ -525,8 +553,11 @@ def _jobs(chunk: list[_Unit]) -> list[tuple[Path | np.ndarray, Invert]]:
 Canonical = tuple[np.ndarray, np.ndarray, list[list[int]], list[str | None]]
 
 
-def canonicalize_sources(jobs: list[tuple[Path | np.ndarray, Invert]]) -> Canonical:
-    """Read each source and canonicalize every digit in it (see `Canonical`).
+def canonicalize_sources(
+    jobs: list[tuple[Path | np.ndarray, Invert]], max_pixels: int = MAX_IMAGE_PIXELS
+) -> Canonical:
+    """Read each source (files of at most `max_pixels` pixels) and canonicalize every digit in it
+    (see `Canonical`).
 
     Runs in worker processes too, so it takes and returns only picklable data.
     """
@@ -548,7 +579,7 @@ def canonicalize_sources(jobs: list[tuple[Path | np.ndarray, Invert]]) -> Canoni
             source = jobs[index][0]
             gray = None
             try:
-                gray = load_image(source) if isinstance(source, Path) else source
+                gray = load_image(source, max_pixels) if isinstance(source, Path) else source
                 budget -= gray.size
             except Exception as exc:
                 errors[index] = _error_text(exc, source)
@@ -602,12 +633,12 @@ def _without_prefix(message: str, source: Path | np.ndarray) -> str:
 
 
 def _canonicalized(
-    chunks: list[list[_Unit]], processes: int
+    chunks: list[list[_Unit]], processes: int, max_pixels: int
 ) -> Generator[tuple[list[_Unit], Canonical], None, None]:
     """Per chunk: its units and their digits (`Canonical`, aligned with the units)."""
     if processes <= 1:
         for chunk in chunks:
-            yield chunk, _spread(chunk, canonicalize_sources(_jobs(chunk)))
+            yield chunk, _spread(chunk, canonicalize_sources(_jobs(chunk), max_pixels))
         return
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
@@ -618,12 +649,14 @@ def _canonicalized(
     try:
         # A bounded window of chunks in flight keeps memory flat and the output in input order.
         for chunk in islice(remaining, processes * 2):
-            pending.append((chunk, pool.submit(canonicalize_sources, _jobs(chunk))))
+            pending.append((chunk, pool.submit(canonicalize_sources, _jobs(chunk), max_pixels)))
         while pending:
             chunk, future = pending.popleft()
             following = next(remaining, None)
             if following is not None:
-                pending.append((following, pool.submit(canonicalize_sources, _jobs(following))))
+                pending.append(
+                    (following, pool.submit(canonicalize_sources, _jobs(following), max_pixels))
+                )
             try:
                 result = future.result()
             except BrokenProcessPool as exc:

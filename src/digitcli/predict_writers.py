@@ -79,16 +79,27 @@ def boxes_text(record: PredictionRecord) -> str:
     return ";".join(" ".join(map(str, reading.box)) for reading in record.digits)
 
 
+_PLAIN_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def plain_path(path: str) -> str:
+    """A path as one plain field: backslash, tab, newline and carriage return written as \\\\,
+    \\t, \\n and \\r, so a name holding them cannot break the line into more fields or lines."""
+    return path.translate(_PLAIN_ESCAPES)
+
+
 class PlainWriter(RecordWriter):
     """path<TAB>answer<TAB>confidence<TAB>status; answer and confidence empty for a failed input.
 
-    The answer is the digit, or the number when the picture holds several digits.
+    The answer is the digit, or the number when the picture holds several digits. The path is
+    escaped (`plain_path`).
     """
 
     def record(self, record: PredictionRecord) -> str:
+        path = plain_path(record.path)
         if record.error is not None:
-            return f"{record.path}\t\t\t{record.status}\n"
-        return f"{record.path}\t{answer(record)}\t{record.confidence:.4f}\t{record.status}\n"
+            return f"{path}\t\t\t{record.status}\n"
+        return f"{path}\t{answer(record)}\t{record.confidence:.4f}\t{record.status}\n"
 
 
 class CsvWriter(RecordWriter):
@@ -201,7 +212,8 @@ WRITERS: dict[PredictFormat, OutputFormatEntry] = {
     PredictFormat.plain: OutputFormatEntry(
         PlainWriter,
         "path<TAB>digit (the number, when the picture holds several digits)<TAB>confidence"
-        "<TAB>status (digit and confidence empty for a failed input)",
+        "<TAB>status (digit and confidence empty for a failed input; a backslash, tab or newline "
+        "in the path written as \\\\, \\t, \\n)",
     ),
     PredictFormat.csv: OutputFormatEntry(
         CsvWriter,

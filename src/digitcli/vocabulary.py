@@ -16,9 +16,11 @@ NUM_CLASSES = 10  # the digits 0-9
 # predict marks answers whose calibrated confidence is below this as unsure (--min-confidence);
 # chosen by measurement, see docs/accuracy.md ("Unsure answers and non-digits").
 DEFAULT_MIN_CONFIDENCE = 0.4
-# 50 megapixels is more than any phone photo; beyond that a file is more likely a decompression bomb
-# (a few KB that would expand to gigabytes) than a digit. imaging refuses more; serve's limit is lower.
-MAX_IMAGE_PIXELS = 50_000_000
+# The default largest picture, width x height (predict --max-pixels; serve's ceiling, its default is
+# lower). 200 megapixels reads every phone photo so far (the largest sensors give 16320x12240, 199.8
+# MP; 50 MP ones 8160x6144) while a decompression bomb (a few KB that would expand to gigabytes) is
+# refused before decoding. Decoding peaks near 8 bytes per pixel (RGB, grey, float32): 1.6 GB here.
+MAX_IMAGE_PIXELS = 200_000_000
 
 
 class DataSource(str, Enum):

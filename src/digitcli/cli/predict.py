@@ -27,6 +27,7 @@ from digitcli.errors import ExitCode
 from digitcli.predict_writers import WRITERS
 from digitcli.vocabulary import (
     DEFAULT_MIN_CONFIDENCE,
+    MAX_IMAGE_PIXELS,
     InferenceEngine,
     Invert,
     PixelOrder,
@@ -39,10 +40,12 @@ if TYPE_CHECKING:
 
 PREDICT_HELP = (
     "Predict the digit in images, folders of images, or .npy arrays.\n\n"
-    "INPUT is an image file (PNG, JPEG, BMP, GIF, TIFF, WebP), a folder (its image files; with "
-    "--recursive also those in subfolders), a .npy array (N x 400 rows in the lab's layout, or "
-    "N x H x W images: one record per image, named file.npy\\[i]), or - to read paths from "
-    "stdin, one per line.\n\n"
+    "INPUT is an image file (PNG, JPEG, BMP, GIF, TIFF, WebP, AVIF; HEIC with the heif extra; "
+    "the first frame of an animated or multi-page file, with a warning), a folder (its image "
+    "files; with --recursive also those in subfolders; SVG files are reported as unsupported), "
+    "a .npy array (N x 400 rows in the lab's layout, or N x H x W images: one record per image, "
+    "named file.npy\\[i]), or - to read paths from stdin, one per line (or NUL-separated, as "
+    "find -print0 writes them).\n\n"
     "Examples:\n\n"
     "  digitcli predict photo.jpg\n\n"
     "  digitcli predict scans/ --recursive --format csv > predictions.csv\n\n"
@@ -156,6 +159,16 @@ def predict_command(
             "(every record is still printed; unreadable inputs keep codes 3 and 1).",
         ),
     ] = False,
+    max_pixels: Annotated[
+        int,
+        typer.Option(
+            "--max-pixels",
+            metavar="N",
+            min=1,
+            help="Refuse pictures larger than N pixels (width x height) before decoding them; "
+            "decoding takes about 8 bytes per pixel.",
+        ),
+    ] = MAX_IMAGE_PIXELS,
     jobs: Annotated[
         int,
         typer.Option(
@@ -172,7 +185,13 @@ def predict_command(
         # batches run in worker processes instead): ~0.06 s of a 0.5 s one-image run.
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from digitcli.errors import ImageError, PartialFailureError, UnsureError, UsageError
-    from digitcli.predict import POOL_MIN_INPUTS, collect_inputs, load_classifier, predict_chunks
+    from digitcli.predict import (
+        POOL_MIN_INPUTS,
+        collect_inputs,
+        load_classifier,
+        predict_chunks,
+        several_frames,
+    )
     from digitcli.runs import resolve_model
 
     if not inputs:
@@ -182,6 +201,8 @@ def predict_command(
     items = collect_inputs(inputs, recursive=recursive, stdin=sys.stdin)
     if not items:
         raise UsageError("no inputs: standard input held no paths")
+    for name, count in several_frames(items):
+        info(f"warning: {name}: holds {count} frames or pages; only the first is read")
     classifier = load_classifier(resolve_model(model), engine)
     if classifier.note:
         info(classifier.note)
@@ -202,6 +223,7 @@ def predict_command(
         pool_min=1 if jobs > 1 else POOL_MIN_INPUTS,  # -j N > 1: a pool even for a few
         min_confidence=min_confidence,
         single=single,
+        max_pixels=max_pixels,
     )
     for stream in (sys.stdout, sys.stderr):
         # File names that are not valid UTF-8 (read via os.fsdecode) go out as the bytes they were.

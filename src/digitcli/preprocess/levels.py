@@ -64,8 +64,10 @@ def ink_levels(ink: np.ndarray, noise: float, inner: bool) -> tuple[float, float
         )
     else:
         peak = float(ink.max())
-    if peak < max(MIN_PEAK, NOISE_PEAK * noise):
+    if peak < MIN_PEAK:
         raise NoInkError("no ink found: the image is blank")
+    if peak < NOISE_PEAK * noise:  # it varies, but nothing stands out of its noise
+        raise NoInkError("no digit found: the picture is noise, with no digit-like shape in it")
     threshold = max(THRESHOLD * peak, NOISE_MARGIN * noise)
     floor = min(max(NOISE_MARGIN * noise, FLOOR_SHARE * peak), FLOOR_SHARE_OF_THRESHOLD * threshold)
     return peak, threshold, floor

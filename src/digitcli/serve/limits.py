@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 # A 12-megapixel phone photo fits; decoding one costs ~50 MB of memory.
 DEFAULT_MAX_PIXELS = 25_000_000
-MAX_PIXELS_CEILING = MAX_IMAGE_PIXELS  # imaging refuses more whatever this says
+MAX_PIXELS_CEILING = MAX_IMAGE_PIXELS  # predict's default for files; a server decodes no more
 DEFAULT_TIMEOUT = 10.0
 # Threads that decode and predict at once: more only queue on the GIL and the CPUs.
 DEFAULT_THREADS = 4
