@@ -96,12 +96,22 @@ def _pseudo_glyph(rng: np.random.Generator) -> list[Stroke]:
     # Three to five strokes between random points of a 3x3 grid, the way letters and symbols are
     # built (E, K, #, arrows ...): shapes no alphabet has, so the measured glyphs stay unseen.
     anchors = [(x, y) for y in (0.0, 0.5, 1.0) for x in (0.0, 0.5, 1.0)]
-    strokes = []
+    strokes: list[Stroke] = []
     for _ in range(int(rng.integers(3, 6))):
         first, second = rng.choice(len(anchors), size=2, replace=False)
         stroke = [anchors[int(first)], anchors[int(second)]]
         if rng.random() < 0.3:  # bent through a third point
             stroke.insert(1, anchors[int(rng.integers(len(anchors)))])
+        elif rng.random() < 0.4:  # curved: an arc bulging off the straight line
+            (x0, y0), (x1, y1) = stroke
+            bulge = rng.uniform(-0.5, 0.5)
+            stroke = [
+                (
+                    x0 + (x1 - x0) * t - bulge * (y1 - y0) * math.sin(math.pi * t),
+                    y0 + (y1 - y0) * t + bulge * (x1 - x0) * math.sin(math.pi * t),
+                )
+                for t in np.linspace(0, 1, 9)
+            ]
         strokes.append(stroke)
     return strokes
 
