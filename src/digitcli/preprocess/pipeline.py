@@ -22,7 +22,7 @@ from digitcli.preprocess.levels import clip01, denoise, ink_levels, noise_level
 from digitcli.preprocess.page import find_page
 from digitcli.preprocess.polarity import is_dark_on_light
 from digitcli.preprocess.segment import find_digits, is_speck
-from digitcli.preprocess.strokes import normalise_strokes
+from digitcli.preprocess.strokes import STROKE_LEVEL, normalise_strokes, stroke_width
 from digitcli.vocabulary import Invert
 
 
@@ -73,14 +73,15 @@ def read_digits(gray: np.ndarray, invert: Invert = Invert.auto) -> list[DigitIma
     specks: list[int] = []
     for segment in segments:
         box = _picture_box(segment.box, found)
-        if is_speck(segment, box, found.picture):
+        width = stroke_width(segment.crop > STROKE_LEVEL)  # shared by both checks below
+        if is_speck(segment, box, found.picture, width):
             specks.append(max(box[2] - box[0], box[3] - box[1]))
             continue
         parts = tuple(
             DigitImage(_canonical(part.crop), _picture_box(part.box, found))
             for part in segment.parts
         )
-        digits.append(DigitImage(_canonical(segment.crop), box, parts))
+        digits.append(DigitImage(_canonical(segment.crop, width), box, parts))
     if not digits:
         picture_h, picture_w = found.picture
         raise NoInkError(
@@ -90,8 +91,8 @@ def read_digits(gray: np.ndarray, invert: Invert = Invert.auto) -> list[DigitIma
     return digits
 
 
-def _canonical(crop: np.ndarray) -> np.ndarray:
-    return fit_and_center_one(normalise_strokes(crop))
+def _canonical(crop: np.ndarray, core_width: float | None = None) -> np.ndarray:
+    return fit_and_center_one(normalise_strokes(crop, core_width))
 
 
 def _picture_box(box: tuple[int, int, int, int], found: _Ink) -> tuple[int, int, int, int]:

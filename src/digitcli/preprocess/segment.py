@@ -25,7 +25,7 @@ from digitcli.preprocess.digit import (
     stretched,
 )
 from digitcli.preprocess.levels import FLOOR_SHARE_OF_THRESHOLD, NOISE_MARGIN
-from digitcli.preprocess.strokes import STROKE_LEVEL, stroke_width
+from digitcli.preprocess.strokes import stroke_width
 
 # Another digit is at least this share of the main one's height...
 _DIGIT_HEIGHT = 0.5
@@ -88,14 +88,15 @@ def find_digits(
     lone = not several and min(ink.shape) >= _LONE_MIN_SIDE
     for region in regions:
         core = mask & region
-        parts = _split_touching(core, region, several, lone)
+        box = _core_box(core)
+        parts = _split_touching(core, region, several, lone, box)
         for part in parts:
             segment = _segment(ink, mask, part, floor, noise)
             if segment is None:
                 continue
             if len(parts) == 1:
                 # Not wide enough to be cut for sure, but perhaps two digits touching.
-                alternative = _split_touching(core, region, several, lone, maybe=True)
+                alternative = _split_touching(core, region, several, lone, box, maybe=True)
                 if len(alternative) > 1:
                     pieces = [_segment(ink, mask, piece, floor, noise) for piece in alternative]
                     found_pieces = tuple(piece for piece in pieces if piece is not None)
@@ -202,14 +203,20 @@ def _core_box(core: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def _split_touching(
-    core: np.ndarray, region: np.ndarray, several: bool, lone: bool, maybe: bool = False
+    core: np.ndarray,
+    region: np.ndarray,
+    several: bool,
+    lone: bool,
+    box: tuple[int, int, int, int],
+    maybe: bool = False,
 ) -> list[np.ndarray]:
     """`region` cut into touching digits where its columns hold the least ink (or as it is).
 
     `several`: the picture holds other digits; `lone`: it holds none, and is not a dataset image.
-    `maybe`: cut a region that could be touching digits, as well as one that must be.
+    `maybe`: cut a region that could be touching digits, as well as one that must be. `box` is
+    the core's `_core_box`.
     """
-    top, left, bottom, right = _core_box(core)
+    top, left, bottom, right = box
     height, width = bottom - top, right - left
     if maybe:
         cut = width > (_MAYBE_WIDE if several else _MAYBE_LONE_WIDE) * height
@@ -220,8 +227,8 @@ def _split_touching(
     count = max(2, round(width / (_DIGIT_WIDTH * height)))
     columns = core[:, left:right].sum(axis=0).astype(np.float64)
     # Strokes each column crosses: runs of ink from top to bottom.
-    box = core[:, left:right]
-    runs = box[0].astype(np.int64) + np.count_nonzero(box[1:] & ~box[:-1], axis=0)
+    span_mask = core[:, left:right]
+    runs = span_mask[0].astype(np.int64) + np.count_nonzero(span_mask[1:] & ~span_mask[:-1], axis=0)
     step = width / count
     window = max(1, round(_CUT_WINDOW * step))
     cuts = [left]
@@ -254,13 +261,16 @@ def _split_touching(
     return parts
 
 
-def is_speck(segment: Segment, box: tuple[int, int, int, int], picture: tuple[int, int]) -> bool:
+def is_speck(
+    segment: Segment, box: tuple[int, int, int, int], picture: tuple[int, int], core_width: float
+) -> bool:
     """Whether a segment is a speck or a dot rather than a digit.
 
-    `box` is its box in the picture's pixels (x0, y0, x1, y1), `picture` the picture's shape.
+    `box` is its box in the picture's pixels (x0, y0, x1, y1), `picture` the picture's shape,
+    `core_width` the stroke width of its core (`stroke_width(crop > STROKE_LEVEL)`).
     """
     longest = max(box[2] - box[0], box[3] - box[1])
     if longest < _MIN_SHARE * max(picture):
         return True
     # A dot is about as long as its strokes are wide; a digit is several stroke widths tall.
-    return bool(max(segment.crop.shape) < _DOT_LENGTH * stroke_width(segment.crop > STROKE_LEVEL))
+    return bool(max(segment.crop.shape) < _DOT_LENGTH * core_width)

@@ -54,13 +54,16 @@ def stroke_widths(masks: np.ndarray) -> np.ndarray:
     return result
 
 
-def normalise_strokes(crop: np.ndarray) -> np.ndarray:
+def normalise_strokes(crop: np.ndarray, core_width: float | None = None) -> np.ndarray:
     """Thicken or thin strokes that would come out far from MNIST's width in the 20x20 box.
 
     Thin pen lines in a photo shrink to a faint hairline, mouse drawings are one pixel wide and
     marker or brush strokes come out as blobs: the model has seen none of these in MNIST.
+    `core_width` is `stroke_width(crop > STROKE_LEVEL)` when the caller has it already.
     """
-    width = stroke_width(crop > STROKE_LEVEL) * IMAGE_SIDE / max(crop.shape)
+    if core_width is None:
+        core_width = stroke_width(crop > STROKE_LEVEL)
+    width = core_width * IMAGE_SIDE / max(crop.shape)
     if STROKE_MIN <= width <= STROKE_MAX:
         return crop
     target = THICKEN_TO if width < STROKE_MIN else THIN_TO
