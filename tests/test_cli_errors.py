@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -124,3 +125,25 @@ def test_real_process_prints_no_traceback_and_no_tf_noise(tmp_path: Path) -> Non
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"error: {tmp_path / 'bad.yaml'}: YAML syntax error at line 3")
+
+
+def test_mnist_download_prints_no_tensorflow_log_lines(tmp_path: Path) -> None:
+    # data.path null: Keras downloads MNIST. Its download fails at once here (an empty home, so
+    # no cache, and a proxy on a closed port), after TensorFlow was imported for it; that import
+    # printed TensorFlow's log lines, and Keras its progress on stdout.
+    env = {**os.environ, "HOME": str(tmp_path), "KERAS_HOME": str(tmp_path / ".keras")}
+    env |= {"HTTPS_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
+    done = subprocess.run(
+        [sys.executable, "-m", "digitcli", "train", "--set", "data.source=mnist"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert lines[0] == "loading data: mnist (Keras's download or cache)"
+    assert lines[-1].startswith("error: cannot download MNIST (")
+    assert [line for line in lines[1:-1] if not line.startswith("Downloading data from ")] == []

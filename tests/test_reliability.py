@@ -29,7 +29,8 @@ def run_cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str
 
 
 # Progress and summary lines; anything else on a training process's stderr is TensorFlow noise.
-PROGRESS = ("epoch ", "train:", "validation:", "test:", "seconds=")
+PROGRESS: tuple[str, ...] = ("loading data: ", "building model", "epoch ", "train:")
+PROGRESS += ("validation:", "test:", "seconds=")
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,8 @@ def test_train_cli_writes_a_complete_run(runner: CliRunner) -> None:
     assert [line.split()[1] for line in epoch_lines] == ["1/3", "2/3", "3/3"]
     assert "\x1b[" not in result.stderr + result.stdout
     assert "test: loss=" in result.stderr and "errors out of" in result.stderr
+    # Before the first epoch: what it is doing (MNIST takes seconds to load).
+    assert result.stderr.startswith("loading data: digits (built in)\nbuilding model\nepoch 1/3 ")
 
     with (run_dir / "history.csv").open() as handle:
         history = list(csv.DictReader(handle))
@@ -158,4 +161,41 @@ def test_unwritable_results_folder(runner: CliRunner) -> None:
     Path("results").write_text("a file where the results folder should be")
     result = runner.invoke(app, ["train", "--set", "train.epochs=1", "--set", "data.limit=200"])
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: results: cannot create the results folder")
+    # After the progress lines ("loading data: …", "building model"), one error line.
+    assert result.stderr.splitlines()[-1].startswith(
+        "error: results: cannot create the results folder"
+    )
+    assert result.stderr.count("error:") == 1
+
+
+def _rich_display(interrupted: bool) -> str:
+    import io
+
+    from rich.console import Console
+
+    from digitcli.cli.train import _RichProgress
+    from digitcli.engines import EpochLog
+
+    out = io.StringIO()
+    display = _RichProgress(Console(file=out, force_terminal=True, width=200, no_color=True))
+    display.start(3, 0)
+    for epoch in (1, 2):
+        display.epoch(EpochLog(epoch, 0.5, 0.9, 0.6, 0.8, 0.01))
+    display.stop(interrupted=interrupted)
+    return out.getvalue()
+
+
+def test_the_progress_bar_says_which_time_is_which() -> None:
+    raw = _rich_display(interrupted=False)
+    assert raw.endswith("\n\x1b[?25h")  # the bar stays on screen (then the cursor shows)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", raw)
+    assert "epoch 2/3" in text
+    assert re.search(r"elapsed 0:00:0\d(, about 0:00:\d\d left)?", text)
+    assert " left 0:" not in text  # the old ambiguous "0:00:05 left 0:00:07"
+
+
+def test_an_interrupted_bar_is_erased_not_printed_again() -> None:
+    # After Ctrl-C the final bar was printed once more below the ^C; now the live bar is erased
+    # (cursor up, erase line) and the error line that follows says where training stopped.
+    raw = _rich_display(interrupted=True)
+    assert raw.endswith("\x1b[1A\x1b[2K")  # the last line printed (the bar) is erased

@@ -9,7 +9,9 @@ train/validation/test splits; a source with its own test split (MNIST) keeps it 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,10 +118,15 @@ def _load_mnist(config: DataConfig) -> SourceImages:
     path = config.path
     if path is None:
         # Users online get Keras's own download and cache (~/.keras/datasets/mnist.npz).
+        from digitcli.tf_runtime import load_tensorflow
+
+        load_tensorflow()  # quietly: importing keras imports TensorFlow, and its log lines
         try:
             import keras
 
-            (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+            # Keras prints its download progress on stdout, which holds digitcli's results.
+            with contextlib.redirect_stdout(sys.stderr):
+                (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
         except Exception as exc:
             raise DataError(
                 f"cannot download MNIST ({exc}); set data.path to a local mnist.npz"

@@ -130,6 +130,21 @@ def graceful_interrupts() -> Iterator[_StopFlag]:
             signal.signal(signum, handler)
 
 
+def _say_loading(config: Config, status: Callable[[str], None]) -> None:
+    """Say what is loading (MNIST takes seconds): the source and where from. Nothing when the
+    source needs a data.path that is not set: its one error line follows at once."""
+    from digitcli.data import SOURCES
+
+    data = config.data
+    if data.path is not None:
+        where = str(data.path)
+    elif SOURCES[data.source].needs_path:
+        return
+    else:
+        where = "Keras's download or cache" if data.source.value == "mnist" else "built in"
+    status(f"loading data: {data.source.value} ({where})")
+
+
 def split_metrics(model: NumpyModel, split: Split) -> dict[str, float]:
     logits = model.logits(split.x)
     predicted = np.argmax(logits, axis=1) if len(split.y) else np.zeros(0, dtype=np.int64)
@@ -356,7 +371,7 @@ def train(
         staging = resolve_resume_target(resume, Path(config.output.dir))
         config, model, history, fingerprint, metadata = _load_checkpoint(staging, resume_overrides)
         apply_l2(model, config.train.l2)  # not saved with the model
-        status("loading data")
+        _say_loading(config, status)
         dataset = load_dataset(config.data, config.seed)
         for warning in dataset.warnings:
             if hooks.on_warning is not None:
@@ -370,7 +385,7 @@ def train(
         config = with_absolute_data_paths(config)
         if name is not None:  # before minutes of data loading, not after
             check_run_name(Path(config.output.dir), name)
-        status("loading data")
+        _say_loading(config, status)
         dataset = load_dataset(config.data, config.seed)
         for warning in dataset.warnings:
             if hooks.on_warning is not None:

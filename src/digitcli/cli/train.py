@@ -19,6 +19,8 @@ from digitcli.cli._common import (
 )
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from digitcli.engines import EpochLog
     from digitcli.trainer import TrainResult
 
@@ -50,6 +52,9 @@ class _PlainProgress:
     def __init__(self) -> None:
         self.total = 0
 
+    def status(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
     def start(self, total: int, done: int) -> None:
         self.total = total
 
@@ -62,35 +67,49 @@ class _PlainProgress:
             flush=True,
         )
 
-    def stop(self) -> None:
+    def stop(self, interrupted: bool = False) -> None:
         pass
 
 
+def _times_column() -> Any:
+    """A Rich column "elapsed 0:00:05, about 0:00:07 left" (a bare pair of times is ambiguous)."""
+    from datetime import timedelta
+
+    from rich.progress import ProgressColumn, Task
+    from rich.text import Text
+
+    class TimesColumn(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            elapsed = timedelta(seconds=int(task.finished_time or task.elapsed or 0))
+            if task.finished:
+                return Text(f"took {elapsed}", style="progress.elapsed")
+            left = task.time_remaining
+            rest = f", about {timedelta(seconds=int(left))} left" if left is not None else ""
+            return Text(f"elapsed {elapsed}{rest}", style="progress.elapsed")
+
+    return TimesColumn()
+
+
 class _RichProgress:
-    """A live epoch bar with the latest metrics and time left, on stderr."""
+    """A live epoch bar with the latest metrics and the time elapsed and left, on stderr."""
 
-    def __init__(self) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+    def __init__(self, console: Console | None = None) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+        self.console = console or stderr_console()
         self.progress = Progress(
             TextColumn("[bold]epoch"),
             MofNCompleteColumn(),
             BarColumn(),
             TextColumn("{task.fields[metrics]}"),
-            TimeElapsedColumn(),
-            TextColumn("left"),
-            TimeRemainingColumn(),
-            console=stderr_console(),
+            _times_column(),
+            console=self.console,
             transient=False,
         )
         self.task: Any = None
+
+    def status(self, message: str) -> None:
+        self.console.print(message, style="dim", highlight=False)
 
     def start(self, total: int, done: int) -> None:
         self.progress.start()
@@ -103,7 +122,11 @@ class _RichProgress:
         )
         self.progress.update(self.task, completed=log.epoch, metrics=metrics)
 
-    def stop(self) -> None:
+    def stop(self, interrupted: bool = False) -> None:
+        if interrupted:
+            # Stopped by Ctrl-C, SIGTERM or an error: erase the bar instead of printing it once
+            # more below the ^C (it showed twice); the error line says where training stopped.
+            self.progress.live.transient = True
         self.progress.stop()
 
 
@@ -187,6 +210,7 @@ def train_command(
         on_start=display.start if display else None,
         on_epoch=display.epoch if display else None,
         on_warning=lambda message: print(f"warning: {message}", file=sys.stderr, flush=True),
+        on_status=display.status if display else None,
     )
     try:
         result = train(
@@ -198,9 +222,12 @@ def train_command(
             metadata=metadata,
             resume_overrides=list(overrides or []) if resume is not None else None,
         )
-    finally:
+    except BaseException:
         if display is not None:
-            display.stop()
+            display.stop(interrupted=True)
+        raise
+    if display is not None:
+        display.stop()
     _render_summary(result)
     if as_json:
         document = {
