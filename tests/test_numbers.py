@@ -202,3 +202,28 @@ def test_touching_digits_are_also_read_cut_where_they_touch() -> None:
     # One wide 0 beside another: every column in its middle crosses two strokes, never cut.
     wide, _ = read_digits(_rings([(4, 20, 74, 80), (90, 20, 124, 80)]))
     assert wide.parts == ()
+
+
+@pytest.mark.parametrize(("shape", "brush"), [("8", 36), ("8", 42), ("6", 42)])
+def test_a_bold_light_digit_on_a_dark_canvas_is_not_taken_for_a_page(
+    shape: str, brush: int
+) -> None:
+    from digitcli.preprocess import read_digits
+    from digitcli.preprocess.page import find_page
+
+    # A thick white brush on a black canvas: the white digit is a light blob on a dark surface
+    # and the small holes of its loops are darker than it, like ink on a sheet. Read as a page,
+    # a hole was read as the digit (a piece of it, or no digit at all).
+    picture = Image.new("L", (280, 280), 0)
+    draw = ImageDraw.Draw(picture)
+    if shape == "8":
+        draw.ellipse([(105, 45), (175, 125)], outline=255, width=brush)
+        draw.ellipse([(95, 118), (185, 228)], outline=255, width=brush)
+    else:
+        draw.ellipse([(90, 130), (190, 230)], outline=255, width=brush)
+        draw.arc([(90, 40), (250, 230)], start=180, end=270, fill=255, width=brush)
+    gray = np.asarray(picture, dtype=np.float32) / 255
+    assert find_page(gray) is None
+    (digit,) = read_digits(gray)
+    x0, y0, x1, y1 = digit.box
+    assert (x1 - x0) * (y1 - y0) > 0.15 * 280 * 280  # the whole digit, not a hole

@@ -4,8 +4,9 @@ Left in, the surface beyond the paper decides the polarity (a white sheet on a d
 like a bright blob of ink on a dark background) and the sheet itself is read as the digit. The
 page is the largest region whose tone differs clearly from the picture's border, solid apart from
 thin darker strokes written on it (the ink). Everything outside it is painted in the page's tone.
-A digit's own strokes never pass for a page: they have no thin darker ink inside, and the holes of
-a light-on-dark 0 or 8 are blobs, not strokes.
+A digit's own strokes never pass for a page: they have no thin darker ink inside, the holes of
+a light-on-dark 0 or 8 are blobs, not strokes, and a bold light-on-dark digit (a thick brush on a
+dark canvas: its holes are small and look like ink) is not convex like a sheet of paper.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ _PAGE_AREA = 0.15
 _PAGE_SIDE = 0.3
 # ...it fills at least this share of its box (a quadrilateral, even tilted by 30 degrees)...
 _PAGE_FILL = 0.5
+# ...it is convex, as a sheet is in any perspective: it fills this share of its convex hull
+# (tilted sheets on a desk: 0.96-0.98; bold light-on-dark 6s, 8s and 9s, whose outlines have bays
+# beside the tail or at the waist, fill 0.57-0.90 and their holes were read as the ink)...
+_PAGE_CONVEX = 0.93
 # ...and it is not the whole picture (nothing to cut) when its box spans this share of both sides.
 _WHOLE = 0.97
 # Ink on the page is darker than the page's tone by this much...
@@ -84,6 +89,8 @@ def find_page(work: np.ndarray) -> Page | None:
         or (box_h >= _WHOLE * small_h and box_w >= _WHOLE * small_w)
     ):
         return None
+    if area < _PAGE_CONVEX * hull_area(filled):
+        return None
     tone = float(np.median(small[region]))
     ink = filled & (small < np.float32(tone - _INK_STEP))
     inked = int(np.count_nonzero(ink))
@@ -106,3 +113,29 @@ def find_page(work: np.ndarray) -> Page | None:
     bottom, right = min(height, bottom * factor), min(width, right * factor)
     cut = np.where(mask[top:bottom, left:right], work[top:bottom, left:right], np.float32(tone))
     return Page(top, left, cut.astype(np.float32))
+
+
+def hull_area(mask: np.ndarray) -> float:
+    """Area of the convex hull of a non-empty mask's pixels (as unit squares), in pixels."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    firsts = mask[rows].argmax(axis=1)
+    lasts = mask.shape[1] - 1 - mask[rows, ::-1].argmax(axis=1)
+    # Each row's run of pixels spans from its first to its last pixel's outer corners.
+    xs = np.concatenate([firsts, firsts, lasts + 1, lasts + 1]).astype(np.float64)
+    ys = np.concatenate([rows, rows + 1, rows, rows + 1]).astype(np.float64)
+    points = sorted(set(zip(xs.tolist(), ys.tolist(), strict=True)))
+
+    def chain(ordered: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        kept: list[tuple[float, float]] = []
+        for x, y in ordered:
+            while len(kept) >= 2:
+                (ox, oy), (ax, ay) = kept[-2], kept[-1]
+                if (ax - ox) * (y - oy) - (ay - oy) * (x - ox) > 0:
+                    break
+                kept.pop()
+            kept.append((x, y))
+        return kept[:-1]
+
+    hull = np.asarray(chain(points) + chain(points[::-1]))  # Andrew's monotone chain
+    x, y = hull[:, 0], hull[:, 1]
+    return float(0.5 * abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
