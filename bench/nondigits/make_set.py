@@ -16,8 +16,10 @@ OUT_DIR/labels.csv with columns path (relative to OUT_DIR), kind, glyph and styl
   sample data, shaded relief of matplotlib's elevation data), at phone and thumbnail sizes.
 
 `--purpose measure` (the default) is the set the README's figures come from; `--purpose train`
-is a disjoint set for training (outlier exposure): other glyphs, other fonts, other photographs and
-other seeds, so a model trained on it is never measured on what it saw. Letters that are digits in
+is a disjoint set (other glyphs, fonts, photographs and seeds) to tune on without touching the
+measured one: its scene photographs are what `nondigit.py`'s texture thresholds were set on.
+Outlier-exposure training draws its own non-digits in the package (`digitcli.negatives`, also
+disjoint from the measured set; tests/test_outlier_exposure.py checks it). Letters that are digits in
 handwriting (O, o, I, l, and the like) are in neither. The same purpose and scale always give the
 same files.
 """
