@@ -227,3 +227,18 @@ def test_a_bold_light_digit_on_a_dark_canvas_is_not_taken_for_a_page(
     (digit,) = read_digits(gray)
     x0, y0, x1, y1 = digit.box
     assert (x1 - x0) * (y1 - y0) > 0.15 * 280 * 280  # the whole digit, not a hole
+
+
+@pytest.mark.parametrize("drop", [4, 8, 12])
+def test_a_flat_stroke_is_not_cut_into_many_digits(drop: int) -> None:
+    from digitcli.preprocess import read_digits
+
+    # A 4's cross-bar drawn with a 1-px mouse line, its other strokes broken off far from it (a
+    # canvas that draws a dot per mouse event): the bar is the heaviest ink and far wider than
+    # tall, but it is no row of touching digits; it was cut into 8-21 one-pixel-high "digits".
+    picture = Image.new("L", (200, 200), 255)
+    draw = ImageDraw.Draw(picture)
+    draw.line([(60, 100), (62, 100 + drop)], fill=0, width=1)
+    draw.line([(62, 100 + drop), (134, 98 + drop)], fill=0, width=1)
+    draw.line([(62, 30), (60, 70)], fill=0, width=1)  # the stroke above, apart
+    assert len(read_digits(np.asarray(picture, dtype=np.float32) / 255)) == 1

@@ -256,8 +256,15 @@ def _split_touching(
     for start, stop in itertools.pairwise(cuts):
         part = np.zeros_like(region)
         part[:, start:stop] = region[:, start:stop]
-        if core[:, start:stop].any():
-            parts.append(part)
+        rows = np.flatnonzero(core[:, start:stop].any(axis=1))
+        if rows.size == 0:
+            continue
+        # Touching digits each span most of the line's height, as another digit must
+        # (`_DIGIT_HEIGHT`); a piece that does not is a slice of a bar or a flat stroke (a 4's
+        # cross-bar, a 5's top in a line broken by the mouse), cut into many "digits".
+        if rows[-1] + 1 - rows[0] < _DIGIT_HEIGHT * height:
+            return [region]
+        parts.append(part)
     return parts
 
 
