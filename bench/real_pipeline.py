@@ -10,6 +10,7 @@ built from `../shared/data/real` (seeded, so the same every time):
 - canvas_thick / canvas_dark: drawn_28px digits on a 280x280 canvas, strokes redrawn with a round
   brush 8-30 px wide (soft edge), dark on white / light on dark;
 - mouse_thin: drawn_28px digits on a 200x200 canvas, strokes 1-3 px, aliased (no grey);
+  mouse_gaps: the same with breaks in the lines (a canvas drawing a dot per mouse event);
 - page_small: a drawn_28px digit 40-120 px tall, anywhere on a 1200x900 off-white page;
 - photos_x0.3, photos_x0.6, photos_x1.5: the photos resized; photos_jpeg25: JPEG quality 25;
 - usps, optdigits, semeion (+ `_inv`): the test splits as PNGs, white on black (as stored) and
@@ -87,15 +88,16 @@ def _thin(mask: np.ndarray) -> np.ndarray:
             return img[1:-1, 1:-1].astype(bool)
 
 
-def _skeleton(ink: np.ndarray, side: int) -> np.ndarray:
-    """The strokes' centre lines on a side x side canvas (the 28 px drawing scaled up)."""
+def _skeleton(ink: np.ndarray, side: int, level: int = 100) -> np.ndarray:
+    """The strokes' centre lines on a side x side canvas (the 28 px drawing scaled up, its ink
+    above `level` of 255: faint anti-aliased joints fall below 100 and break the lines)."""
     big = np.asarray(
         Image.fromarray((ink * 255).astype(np.uint8)).resize(
             (side, side), Image.Resampling.BILINEAR
         ),
         dtype=np.float32,
     )
-    return _thin(big > 100)
+    return _thin(big > level)
 
 
 def _save(gray: np.ndarray, path: Path, quality: int | None = None) -> None:
@@ -119,10 +121,10 @@ def _canvas(drawn: list[tuple[int, Path, np.ndarray]], out: Path, dark: bool, se
         _save(gray, out / str(label) / f"{path.stem}.png")
 
 
-def _mouse(drawn: list[tuple[int, Path, np.ndarray]], out: Path, seed: int) -> None:
+def _mouse(drawn: list[tuple[int, Path, np.ndarray]], out: Path, seed: int, level: int) -> None:
     rng = np.random.default_rng(seed)
     for label, path, ink in drawn:
-        line = _skeleton(ink, 200)
+        line = _skeleton(ink, 200, level)
         width = int(rng.integers(1, 4))
         if width == 2:
             line = line | np.roll(line, 1, axis=1)
@@ -181,7 +183,7 @@ def _npz_tests(out: Path) -> None:
             )
 
 
-def make(out: Path) -> None:
+def make(out: Path, only: list[str] | None = None) -> None:
     global ndimage
     from scipy import ndimage  # heavy: only when making the sets
 
@@ -191,12 +193,19 @@ def make(out: Path) -> None:
         if not link.exists():
             link.symlink_to(REAL / name)
     drawn = _drawn()
-    _canvas(drawn, out / "canvas_thick", dark=False, seed=1)
-    _canvas(drawn, out / "canvas_dark", dark=True, seed=2)
-    _mouse(drawn, out / "mouse_thin", seed=3)
-    _page(drawn, out / "page_small", seed=4)
-    _photos(out)
-    _npz_tests(out)
+    makers = {
+        "canvas_thick": lambda: _canvas(drawn, out / "canvas_thick", dark=False, seed=1),
+        "canvas_dark": lambda: _canvas(drawn, out / "canvas_dark", dark=True, seed=2),
+        "mouse_thin": lambda: _mouse(drawn, out / "mouse_thin", seed=3, level=30),
+        # Broken lines, as a canvas that draws a dot per mouse event (no line between them).
+        "mouse_gaps": lambda: _mouse(drawn, out / "mouse_gaps", seed=3, level=100),
+        "page_small": lambda: _page(drawn, out / "page_small", seed=4),
+        "photos_*": lambda: _photos(out),
+        "usps, optdigits, semeion": lambda: _npz_tests(out),
+    }
+    for name, maker in makers.items():
+        if not only or name in only:
+            maker()
     print(f"sets written under {out}")
 
 
@@ -265,7 +274,7 @@ def run(run_dir: Path, sets: Path, src: Path, only: list[str] | None) -> None:
 
 _ORDER = [
     "photos", "photos_x0.3", "photos_x0.6", "photos_x1.5", "photos_jpeg25", "drawn_28px",
-    "canvas_thick", "canvas_dark", "mouse_thin", "page_small",
+    "canvas_thick", "canvas_dark", "mouse_thin", "mouse_gaps", "page_small",
     "usps", "usps_inv", "optdigits", "optdigits_inv", "semeion", "semeion_inv",
 ]  # fmt: skip
 
@@ -275,6 +284,7 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     making = sub.add_parser("make")
     making.add_argument("out", type=Path, nargs="?", default=DEFAULT_OUT)
+    making.add_argument("--only", nargs="*", help="make only these sets (mouse_thin ...)")
     running = sub.add_parser("run")
     running.add_argument("run", type=Path)
     running.add_argument("--sets", type=Path, default=DEFAULT_OUT)
@@ -282,7 +292,7 @@ def main() -> None:
     running.add_argument("--only", nargs="*")
     args = parser.parse_args()
     if args.command == "make":
-        make(args.out)
+        make(args.out, args.only)
     else:
         run(args.run, args.sets, args.src, args.only)
 
