@@ -112,7 +112,7 @@ def _save(gray: np.ndarray, path: Path, quality: int | None = None) -> None:
 def _canvas(drawn: list[tuple[int, Path, np.ndarray]], out: Path, dark: bool, seed: int) -> None:
     rng = np.random.default_rng(seed)
     for label, path, ink in drawn:
-        skeleton = _skeleton(ink, 280)
+        skeleton = _skeleton(ink, 280, level=30)
         width = rng.uniform(8, 30)
         distance = ndimage.distance_transform_edt(~skeleton)
         # A round brush with a 1.5 px soft edge, as canvas apps draw.
