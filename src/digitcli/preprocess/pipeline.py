@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitcli.errors import NoInkError
+from digitcli.errors import NoDigitError, NoInkError
 from digitcli.preprocess.background import (
     GRID_MIN_SIDE,
     ROOM_MIN,
@@ -64,8 +64,8 @@ def canonicalize(gray: np.ndarray, invert: Invert = Invert.auto) -> np.ndarray:
 def read_digits(gray: np.ndarray, invert: Invert = Invert.auto) -> list[DigitImage]:
     """Every digit in `gray`, left to right; one digit gives `canonicalize`'s image.
 
-    Specks and dots are not digits: raises NoInkError ("no digit found: ...") when nothing else is
-    there, as for a blank image.
+    Specks and dots are not digits: raises NoDigitError ("no digit found: ...") when nothing else
+    is there (NoInkError for a blank image).
     """
     found = _ink(gray, invert)
     segments = find_digits(found.ink, found.peak, found.threshold, found.floor, found.noise)
@@ -84,7 +84,7 @@ def read_digits(gray: np.ndarray, invert: Invert = Invert.auto) -> list[DigitIma
         digits.append(DigitImage(_canonical(segment.crop, width), box, parts))
     if not digits:
         picture_h, picture_w = found.picture
-        raise NoInkError(
+        raise NoDigitError(
             f"no digit found: only a speck or dot ({max(specks)} px across in a "
             f"{picture_w}x{picture_h} picture)"
         )
