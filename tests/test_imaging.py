@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import sys
 import zlib
 from pathlib import Path
 
@@ -283,3 +284,18 @@ def test_a_named_pipe_is_read_and_a_device_refused(tmp_path: Path) -> None:
     np.testing.assert_array_equal(gray, load_image(tmp_path / "seven.png"))
     with pytest.raises(ImageError, match=r"^/dev/zero: is a device, not an image file$"):
         load_image(Path("/dev/zero"))
+
+
+def test_heic_without_the_plugin_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pillow_heif = pytest.importorskip("pillow_heif")  # to write the file
+    pillow_heif.register_heif_opener()
+    seven().convert("RGB").save(tmp_path / "IMG_0001.HEIC", quality=90)
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # as if not installed
+    with pytest.raises(
+        ImageError,
+        match=r"IMG_0001\.HEIC: a HEIC/HEIF picture; reading it needs the optional plugin: "
+        r"python -m pip install 'digitcli\[heif\]'$",
+    ):
+        load_image(tmp_path / "IMG_0001.HEIC")
