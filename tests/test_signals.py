@@ -87,7 +87,7 @@ def test_sigterm_stops_predict_and_its_workers_and_closes_the_json(
     assert stderr == "error: terminated (SIGTERM)\n"
     records = json.loads(head + rest)  # the array is closed, no record is cut
     assert 1 <= len(records) < 3000
-    assert {record["digit"] for record in records} == {1}
+    assert {record["path"] for record in records} == {str(tmp_path / "one.png")}
     assert not [pid for pid in workers if alive(pid)]
 
 

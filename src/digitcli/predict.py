@@ -682,6 +682,12 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
             worker.terminate()
     for worker in workers:
         worker.join(timeout=5)
+    # A worker stopped while writing its result leaves half a message in the result pipe: the
+    # pool's manager thread would wait for the rest forever, and Python's exit with it (seen under
+    # load). With the workers gone, closing our copy of the pipe's write end gives it EOF instead.
+    writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+    if writer is not None:
+        writer.close()
 
 
 def _mp_context() -> BaseContext:
