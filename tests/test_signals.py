@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -58,14 +59,30 @@ def picture_list(folder: Path, count: int) -> Path:
     return listing
 
 
+_started: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left() -> Iterator[None]:
+    """A failed test kills what it started instead of leaving it running."""
+    yield
+    while _started:
+        process = _started.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=60)
+
+
 def start_predict(trained_run: Path, listing: Path, *options: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    process = subprocess.Popen(
         digitcli("predict", "-", "--model", str(trained_run), *options),
         stdin=listing.open(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    _started.append(process)
+    return process
 
 
 def test_sigterm_stops_predict_and_its_workers_and_closes_the_json(

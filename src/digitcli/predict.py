@@ -672,9 +672,16 @@ def _canonicalized(
     pool.shutdown(wait=True)
 
 
+# Set once a pool was stopped mid-work: the CLI then ends the process without Python's exit-time
+# join of the pool's manager thread, which can wait forever on a worker's half-written result.
+pool_stopped = False
+
+
 def _stop_pool(pool: ProcessPoolExecutor) -> None:
     # The executor keeps its worker processes in `_processes` ({pid: Process}); Python 3.11 has no
     # public way to stop them without waiting for the work already handed to them.
+    global pool_stopped
+    pool_stopped = True
     workers = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
     for worker in workers:

@@ -6,6 +6,7 @@ Command modules import TensorFlow, Matplotlib and scikit-learn only inside their
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated, Any
 
@@ -104,4 +105,11 @@ def main() -> None:
     if code is not None and not isinstance(code, int):  # sys.exit("message")
         print(code, file=sys.stderr)
         code = 1
-    sys.exit(finish_stdout(code or 0))
+    code = finish_stdout(code or 0)
+    if getattr(sys.modules.get("digitcli.predict"), "pool_stopped", False):
+        # predict stopped its worker processes mid-work (Ctrl-C, SIGTERM, a closed stdout): the
+        # pool's manager thread may wait forever on a half-written result, and Python's exit joins
+        # it. Everything is written and the workers are gone: leave without that join.
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
