@@ -10,9 +10,12 @@ import numpy as np
 import pytest
 
 from digitcli.calibration import (
+    THRESHOLD_STEP,
+    UNSURE_BUDGET,
     Calibration,
     calibrate,
     calibrated_probabilities,
+    choose_min_confidence,
     expected_calibration_error,
     fit_temperature,
     negative_log_likelihood,
@@ -127,3 +130,39 @@ def test_a_trained_run_is_calibrated_and_predict_and_evaluate_apply_it(
     old = evaluate_run(older).to_dict()["calibration"]
     assert old["fitted"] is False and old["temperature"] == 1.0
     assert old["ece_before"] == old["ece_after"] == calibration["ece_before"]
+
+
+def test_the_default_threshold_is_the_largest_that_keeps_unsure_within_the_budget() -> None:
+    # 100 answers with top probabilities 0.105, 0.115, ..., 0.995: at most 2 may fall below.
+    top = 0.105 + 0.009 * np.arange(100) + 0.0001
+    probabilities = np.repeat(((1 - top) / 9)[:, None], 10, axis=1)  # the rest spread thinly
+    probabilities[:, 0] = top
+    chosen = choose_min_confidence(probabilities, budget=0.02)
+    confidence = probabilities.max(axis=1)
+    assert np.count_nonzero(confidence < chosen) <= 2
+    assert np.count_nonzero(confidence < chosen + THRESHOLD_STEP) > 2  # the largest such step
+    assert chosen == pytest.approx(round(chosen / THRESHOLD_STEP) * THRESHOLD_STEP)
+    assert choose_min_confidence(np.zeros((0, 10))) == 0.0
+    # Every answer certain: every threshold up to 1 keeps them all.
+    assert choose_min_confidence(np.eye(10)) == 1.0
+
+
+def test_a_trained_run_stores_its_threshold_chosen_on_validation(trained_run: Path) -> None:
+    from digitcli.config import load_config
+    from digitcli.data import load_dataset
+    from digitcli.inference import NumpyModel
+
+    saved = read_calibration(trained_run)
+    assert saved.min_confidence is not None and 0 < saved.min_confidence < 1
+    config = load_config(trained_run / "config.yaml")
+    validation = load_dataset(config.data, config.seed).validation
+    logits = NumpyModel.load(trained_run / "weights.npz").logits(validation.x)
+    confidence = calibrated_probabilities(logits, saved.temperature).max(axis=1)
+    assert np.mean(confidence < saved.min_confidence) <= UNSURE_BUDGET
+    assert np.mean(confidence < saved.min_confidence + THRESHOLD_STEP) > UNSURE_BUDGET
+
+
+def test_a_stored_threshold_outside_0_1_is_refused(tmp_path: Path) -> None:
+    (tmp_path / CALIBRATION_FILE).write_text('{"temperature": 1.5, "min_confidence": 1.5}')
+    with pytest.raises(ModelError, match="min_confidence must be between 0 and 1"):
+        read_calibration(tmp_path)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -376,3 +377,15 @@ def test_serve_help_names_the_extra_to_install(runner: CliRunner) -> None:
     result = runner.invoke(cli_app, ["serve", "--help"])
     assert result.exit_code == 0
     assert "pip install 'digitcli[serve]'" in result.stdout  # not eaten as Rich markup
+
+
+def test_serve_uses_the_runs_threshold_unless_given(trained_run: Path, tmp_path: Path) -> None:
+    from digitcli.runs import CALIBRATION_FILE
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    calibration = json.loads((run / CALIBRATION_FILE).read_text())
+    calibration["min_confidence"] = 0.77
+    (run / CALIBRATION_FILE).write_text(json.dumps(calibration))
+    assert Predictor(resolve_model(run)).min_confidence == 0.77
+    assert Predictor(resolve_model(run), min_confidence=0.1).min_confidence == 0.1

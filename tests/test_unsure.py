@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -112,3 +113,27 @@ def test_bad_thresholds_are_usage_errors(runner: CliRunner, trained_run: Path) -
             app, ["predict", "--model", str(trained_run), "x.png", "--min-confidence", value]
         )
         assert result.exit_code == 2
+
+
+def test_predict_uses_the_runs_threshold_unless_the_flag_is_given(
+    runner: CliRunner, trained_run: Path, threshold: float, tmp_path: Path
+) -> None:
+    from digitcli.predict import load_classifier
+    from digitcli.runs import CALIBRATION_FILE
+    from digitcli.vocabulary import DEFAULT_MIN_CONFIDENCE
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    calibration = json.loads((run / CALIBRATION_FILE).read_text())
+    calibration["min_confidence"] = round(threshold, 6)
+    (run / CALIBRATION_FILE).write_text(json.dumps(calibration))
+
+    code, text = predict(runner, run, "--format", "plain")
+    assert code == 0 and [line.split("\t")[3] for line in text.splitlines()] == ["ok", "unsure"]
+    code, text = predict(runner, run, "--format", "plain", "--min-confidence", "0")
+    assert [line.split("\t")[3] for line in text.splitlines()] == ["ok", "ok"]
+
+    # A run trained before the threshold was stored: today's default.
+    del calibration["min_confidence"]
+    (run / CALIBRATION_FILE).write_text(json.dumps(calibration))
+    assert load_classifier(resolve_model(run)).min_confidence == DEFAULT_MIN_CONFIDENCE

@@ -6,8 +6,9 @@ T > 0 fitted on the validation split to minimise the negative log-likelihood. It
 digit wins (argmax is unchanged), only how sure the probabilities say the model is, so a confidence
 threshold (`predict --min-confidence`) means the same thing for every run.
 
-`fit_temperature` fits T; `calibrate` fits it and measures the expected calibration error (ECE)
-before and after; `calibrated_probabilities` applies it. SciPy is imported only inside the fit.
+`fit_temperature` fits T; `calibrate` fits it, measures the expected calibration error (ECE)
+before and after, and chooses the run's default `--min-confidence` (`choose_min_confidence`);
+`calibrated_probabilities` applies T. SciPy is imported only inside the fit.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ MIN_TEMPERATURE = 0.05
 MAX_TEMPERATURE = 20.0
 # Equal-width confidence bins for the ECE and the reliability diagram (15 as in Guo et al.).
 ECE_BINS = 15
+# The run's default --min-confidence: the largest threshold (in steps of THRESHOLD_STEP, rounded
+# down) at which at most this share of the validation digits would be answered unsure.
+UNSURE_BUDGET = 0.02
+THRESHOLD_STEP = 0.01
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,9 @@ class Calibration:
     nll_after: float | None = None
     ece_before: float | None = None
     ece_after: float | None = None
+    # The run's default --min-confidence (None: runs trained before it was stored; predict and
+    # serve then use DEFAULT_MIN_CONFIDENCE).
+    min_confidence: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,6 +65,9 @@ class Calibration:
             value = document.get(key)
             return None if value is None else float(value)
 
+        threshold = number("min_confidence")
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"min_confidence must be between 0 and 1, got {threshold}")
         return cls(
             temperature=temperature,
             method=str(document.get("method", "temperature")),
@@ -66,6 +77,7 @@ class Calibration:
             nll_after=number("nll_after"),
             ece_before=number("ece_before"),
             ece_after=number("ece_after"),
+            min_confidence=threshold,
         )
 
 
@@ -147,12 +159,29 @@ def expected_calibration_error(
     return reliability_bins(probabilities, labels, bins).ece
 
 
+def choose_min_confidence(probabilities: np.ndarray, budget: float = UNSURE_BUDGET) -> float:
+    """The largest threshold, a multiple of THRESHOLD_STEP, below which at most `budget` of these
+    answers' confidences (top probabilities) fall: what rejects no more than `budget` of digits
+    like these as unsure. 0 when there is nothing to choose on."""
+    values = np.asarray(probabilities, dtype=np.float64)
+    if len(values) == 0:
+        return 0.0
+    confidence = np.sort(values.max(axis=1))
+    # Thresholds <= confidence[k] leave at most k answers below them; the step rounds down.
+    allowed = math.floor(budget * len(confidence))
+    ceiling = float(confidence[min(allowed, len(confidence) - 1)])
+    steps = math.floor(ceiling / THRESHOLD_STEP + 1e-9)
+    return round(min(1.0, max(0.0, steps * THRESHOLD_STEP)), 6)
+
+
 def calibrate(logits: np.ndarray, labels: np.ndarray, split: str = "validation") -> Calibration:
-    """Fit T on one split's logits and labels, and measure NLL and ECE before and after."""
+    """Fit T on one split's logits and labels, measure NLL and ECE before and after, and choose
+    the default --min-confidence on the calibrated probabilities (`choose_min_confidence`)."""
     targets = np.asarray(labels, dtype=np.int64)
     if len(targets) == 0:
         return Calibration()
     temperature = fit_temperature(logits, targets)
+    calibrated = calibrated_probabilities(logits, temperature)
     return Calibration(
         temperature=temperature,
         method="temperature",
@@ -161,7 +190,6 @@ def calibrate(logits: np.ndarray, labels: np.ndarray, split: str = "validation")
         nll_before=negative_log_likelihood(logits, targets, 1.0),
         nll_after=negative_log_likelihood(logits, targets, temperature),
         ece_before=expected_calibration_error(my_softmax(logits), targets),
-        ece_after=expected_calibration_error(
-            calibrated_probabilities(logits, temperature), targets
-        ),
+        ece_after=expected_calibration_error(calibrated, targets),
+        min_confidence=choose_min_confidence(calibrated),
     )

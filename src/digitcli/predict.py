@@ -30,7 +30,7 @@ import signal
 import sys
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO
@@ -58,6 +58,8 @@ from digitcli.vocabulary import (
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
     from multiprocessing.context import BaseContext
+
+    from digitcli.calibration import Calibration
 
 NPY_SUFFIX = ".npy"
 # Records go through the network, and out to the renderer, this many at a time.
@@ -161,6 +163,8 @@ class Classifier:
     classify: Classify
     note: str | None = None  # something the user should hear (e.g. an engine fallback)
     temperature: float = 1.0  # the calibration applied to the logits (1: none)
+    # The run's default --min-confidence (calibration.json), DEFAULT_MIN_CONFIDENCE for older runs.
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE
 
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
         return self.classify(pixels)
@@ -274,9 +278,21 @@ def load_classifier(
     """Load the model for `engine`; NumPy falls back to TensorFlow when only model.keras exists.
 
     Its probabilities are calibrated with the run's temperature (calibration.json beside the
-    model; T = 1 for runs without one), the same in both engines.
+    model; T = 1 for runs without one), the same in both engines; it carries the run's default
+    min_confidence (DEFAULT_MIN_CONFIDENCE for runs that stored none).
     """
-    temperature = model_temperature(model_files)
+    calibration = model_calibration(model_files)
+    threshold = (
+        DEFAULT_MIN_CONFIDENCE if calibration.min_confidence is None else calibration.min_confidence
+    )
+    return replace(
+        _load_classifier(model_files, engine, calibration.temperature), min_confidence=threshold
+    )
+
+
+def _load_classifier(
+    model_files: ModelFiles, engine: InferenceEngine, temperature: float
+) -> Classifier:
     if engine is InferenceEngine.numpy:
         if model_files.weights is not None:
             return _numpy_classifier(model_files.weights, temperature)
@@ -293,13 +309,13 @@ def load_classifier(
     return _tf_classifier(model_files.keras, temperature)
 
 
-def model_temperature(model_files: ModelFiles) -> float:
-    """The calibration temperature saved with a model: its run's, or beside a bare model file."""
+def model_calibration(model_files: ModelFiles) -> Calibration:
+    """The calibration saved with a model: its run's, or beside a bare model file."""
     from digitcli.run_files import read_calibration
 
     model_file = model_files.weights or model_files.keras
     folder = model_files.run_dir or (model_file.parent if model_file is not None else None)
-    return read_calibration(folder).temperature
+    return read_calibration(folder)
 
 
 def _check_input_size(size: int | None, path: Path) -> None:

@@ -132,16 +132,18 @@ def predict_command(
         ),
     ] = None,
     min_confidence: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--min-confidence",
             metavar="P",
             min=0.0,
             max=1.0,
+            show_default=False,
             help="Mark answers whose (calibrated) confidence is below P (0-1) as unsure; 0: never. "
-            "The default was chosen by measurement (docs/accuracy.md).",
+            "Default: the run's own, chosen on its validation split (calibration.json; "
+            f"{DEFAULT_MIN_CONFIDENCE:g} for runs that have none; docs/accuracy.md).",
         ),
-    ] = DEFAULT_MIN_CONFIDENCE,
+    ] = None,
     single: Annotated[
         bool,
         typer.Option(
@@ -206,6 +208,8 @@ def predict_command(
     classifier = load_classifier(resolve_model(model), engine)
     if classifier.note:
         info(classifier.note)
+    if min_confidence is None:
+        min_confidence = classifier.min_confidence
     fmt = output_format
     if fmt is None:
         fmt = (

@@ -82,16 +82,18 @@ def serve_command(
         ),
     ] = DEFAULT_TIMEOUT,
     min_confidence: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--min-confidence",
             metavar="P",
             min=0.0,
             max=1.0,
+            show_default=False,
             help="Mark answers whose (calibrated) confidence is below P (0-1) as unsure, as "
-            "predict does; 0: never.",
+            "predict does; 0: never. Default: the run's own (calibration.json; "
+            f"{DEFAULT_MIN_CONFIDENCE:g} for runs that have none).",
         ),
-    ] = DEFAULT_MIN_CONFIDENCE,
+    ] = None,
     threads: Annotated[
         int,
         typer.Option(

@@ -21,7 +21,6 @@ from digitcli.runs import ModelFiles
 from digitcli.serve.app import create_app
 from digitcli.serve.limits import Limits
 from digitcli.serve.service import Predictor
-from digitcli.vocabulary import DEFAULT_MIN_CONFIDENCE
 
 # Requests in flight get this long after the limit on one request before the server stops anyway.
 _SHUTDOWN_GRACE = 5.0
@@ -67,7 +66,7 @@ def serve(
     port: int,
     limits: Limits,
     announce: Callable[[Address, str], None],
-    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    min_confidence: float | None = None,
 ) -> str:
     """Load the model, listen, call `announce(address, model name)` once connections are served,
     serve until a stop signal; return the signal's name."""

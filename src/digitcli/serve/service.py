@@ -23,7 +23,6 @@ from digitcli.predict_writers import json_record
 from digitcli.preprocess import warm_up
 from digitcli.runs import METRICS_FILE, RUN_FILE, ModelFiles, read_json
 from digitcli.vocabulary import (
-    DEFAULT_MIN_CONFIDENCE,
     IMAGE_SHAPE,
     IMAGE_SIDE,
     InferenceEngine,
@@ -40,14 +39,17 @@ IMAGE_DIGITS = 3
 class Predictor:
     """A loaded model and what the API says about it. Safe to call from several threads."""
 
-    def __init__(self, files: ModelFiles, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> None:
+    def __init__(self, files: ModelFiles, min_confidence: float | None = None) -> None:
+        """`min_confidence`: None for the run's own (calibration.json)."""
         if files.weights is None:
             raise ModelError(
                 f"{files.keras}: serve runs the NumPy engine and needs the run's weights.npz"
             )
         self.files = files
-        self.min_confidence = min_confidence
         self.classifier: Classifier = load_classifier(files, InferenceEngine.numpy)
+        self.min_confidence = (
+            self.classifier.min_confidence if min_confidence is None else min_confidence
+        )
         self.network = NumpyModel.load(files.weights)
         self.name = files.run_dir.name if files.run_dir is not None else files.weights.name
         layers = [placed.layer for placed in self.network.layers]
