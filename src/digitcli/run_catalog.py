@@ -183,22 +183,14 @@ def _created(meta: dict[str, Any]) -> datetime | None:
     return None
 
 
-def _short_layer(layer: dict[str, Any]) -> str:
-    kind = str(layer.get("type", "?"))
-    if kind == "conv2d":
-        return f"conv{layer.get('filters')}x{layer.get('kernel_size')}"
-    if kind in ("max_pool", "avg_pool"):
-        return f"{kind.replace('_', '')}{layer.get('pool_size', '')}"
-    if kind == "dropout":
-        return f"dropout{layer.get('rate')}"
-    return kind
-
-
 def _layer_summary(layer: Any, last: bool) -> str:
     """`25` for a Dense layer (`25:tanh` when not the usual activation), `conv16x3`, `maxpool2`..."""
+    from digitcli.layers import LAYER_TYPES, layer_type
+
     if not isinstance(layer, dict):
         return "?"
-    text = str(layer["units"]) if "units" in layer else _short_layer(layer)
+    kind = LAYER_TYPES.get(layer_type(layer))
+    text = kind.short_name(layer) if kind is not None else str(layer["type"])
     activation = layer.get("activation")
     usual = "linear" if last else "relu"
     return text if activation in (None, usual) else f"{text}:{activation}"

@@ -45,6 +45,7 @@ __all__ = [
     "PlacedLayer",
     "Shape",
     "check_output",
+    "layer_type",
     "parallel_ops",
     "parameter_count",
     "plan",
@@ -54,7 +55,7 @@ __all__ = [
 IMAGE_INPUT_SHAPE: Shape = (*IMAGE_SHAPE, 1)
 
 
-def _layer_type(value: Any) -> str:
+def layer_type(value: Any) -> str:
     """A layer's `type`; a mapping without one is dense, so configs and runs saved before layer
     types existed load unchanged."""
     if isinstance(value, dict):
@@ -71,7 +72,7 @@ LayerConfig = Annotated[
     | Annotated[Flatten, Tag("flatten")]
     | Annotated[Dropout, Tag("dropout")]
     | Annotated[BatchNorm, Tag("batch_norm")],
-    Discriminator(_layer_type),
+    Discriminator(layer_type),
 ]
 
 LAYER_TYPES: dict[str, type[LayerBase]] = {

@@ -73,6 +73,12 @@ class LayerBase(StrictModel):
     # training step faster than the single-threaded one (see engines.py).
     parallel_ops: ClassVar[bool] = False
 
+    @classmethod
+    def short_name(cls, fields: Mapping[str, Any]) -> str:
+        """How `runs list` names a layer of this type from its saved config fields, unvalidated
+        (runs written by older versions still list): `conv16x3`, `maxpool2`, `25` for dense..."""
+        return str(fields.get("type", "?"))
+
     @property
     def type_name(self) -> str:
         return str(getattr(self, "type"))  # noqa: B009  # each subclass declares `type`

@@ -69,7 +69,12 @@ class Conv2D(LayerBase):
 
     input_rank: ClassVar[int | None] = 3
     weight_names: ClassVar[tuple[str, ...]] = ("kernel", "bias")
+
     parallel_ops: ClassVar[bool] = True
+
+    @classmethod
+    def short_name(cls, fields: Mapping[str, Any]) -> str:
+        return f"conv{fields.get('filters')}x{fields.get('kernel_size')}"
 
     def output_shape(self, shape: Shape) -> Shape:
         height, width, _ = shape

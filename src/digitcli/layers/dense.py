@@ -28,6 +28,10 @@ class Dense(LayerBase):
     input_rank: ClassVar[int | None] = 1
     weight_names: ClassVar[tuple[str, ...]] = ("kernel", "bias")
 
+    @classmethod
+    def short_name(cls, fields: Mapping[str, Any]) -> str:
+        return str(fields.get("units", "?"))
+
     def output_shape(self, shape: Shape) -> Shape:
         return (self.units,)
 

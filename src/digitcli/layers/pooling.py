@@ -28,6 +28,10 @@ class _Pool(LayerBase):
 
     input_rank: ClassVar[int | None] = 3
 
+    @classmethod
+    def short_name(cls, fields: Mapping[str, Any]) -> str:
+        return f"{str(fields.get('type', '?')).replace('_', '')}{fields.get('pool_size', '')}"
+
     @property
     def step(self) -> int:
         return self.strides if self.strides is not None else self.pool_size

@@ -44,6 +44,10 @@ class Dropout(LayerBase):
         description="Share of values zeroed at each training step.",
     )
 
+    @classmethod
+    def short_name(cls, fields: Mapping[str, Any]) -> str:
+        return f"dropout{fields.get('rate')}"
+
     def output_shape(self, shape: Shape) -> Shape:
         return shape
 
