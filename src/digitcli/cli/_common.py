@@ -38,6 +38,18 @@ def set_option(help_text: str) -> Any:
     return typer.Option("--set", "-s", metavar="KEY.PATH=VALUE", help=help_text)
 
 
+def model_option(help_text: str) -> Any:
+    """`--model/-m PATH`: the model a command answers with (predict, serve), with its help."""
+    return typer.Option("--model", "-m", metavar="PATH", help=help_text, show_default=False)
+
+
+def min_confidence_option(help_text: str) -> Any:
+    """`--min-confidence P` (0-1; default: the run's own), with the command's help."""
+    return typer.Option(
+        "--min-confidence", metavar="P", min=0.0, max=1.0, show_default=False, help=help_text
+    )
+
+
 # train and config show build a config from the file; evaluate lays it over the run's saved config.
 ConfigOption = Annotated[
     Path | None,

@@ -21,6 +21,8 @@ from digitcli.cli._common import (
     color_enabled,
     handle_errors,
     info,
+    min_confidence_option,
+    model_option,
     stdout_is_terminal,
 )
 from digitcli.errors import ExitCode
@@ -78,13 +80,9 @@ def predict_command(
     ] = None,
     model: Annotated[
         Path | None,
-        typer.Option(
-            "--model",
-            "-m",
-            metavar="PATH",
-            help="A run directory, a results folder (its latest run), or a .npz/.keras model file. "
-            "\\[default: the latest run under ./results]",
-            show_default=False,
+        model_option(
+            "A run directory, a results folder (its latest run), or a .npz/.keras model file. "
+            "\\[default: the latest run under ./results]"
         ),
     ] = None,
     engine: Annotated[
@@ -133,15 +131,10 @@ def predict_command(
     ] = None,
     min_confidence: Annotated[
         float | None,
-        typer.Option(
-            "--min-confidence",
-            metavar="P",
-            min=0.0,
-            max=1.0,
-            show_default=False,
-            help="Mark answers whose (calibrated) confidence is below P (0-1) as unsure; 0: never. "
+        min_confidence_option(
+            "Mark answers whose (calibrated) confidence is below P (0-1) as unsure; 0: never. "
             "Default: the run's own, chosen on its validation split (calibration.json; "
-            f"{DEFAULT_MIN_CONFIDENCE:g} for runs that have none; docs/accuracy.md).",
+            f"{DEFAULT_MIN_CONFIDENCE:g} for runs that have none; docs/accuracy.md)."
         ),
     ] = None,
     single: Annotated[

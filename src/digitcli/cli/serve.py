@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from digitcli.cli._common import handle_errors, info
+from digitcli.cli._common import handle_errors, info, min_confidence_option, model_option
 from digitcli.serve.limits import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_MAX_UPLOAD_BYTES,
@@ -50,13 +50,9 @@ SERVE_HELP = (
 def serve_command(
     model: Annotated[
         Path | None,
-        typer.Option(
-            "--model",
-            "-m",
-            metavar="PATH",
-            help="A run directory, a results folder (its latest run), or a weights .npz file. "
-            "\\[default: the latest run under ./results]",
-            show_default=False,
+        model_option(
+            "A run directory, a results folder (its latest run), or a weights .npz file. "
+            "\\[default: the latest run under ./results]"
         ),
     ] = None,
     host: Annotated[
@@ -83,15 +79,10 @@ def serve_command(
     ] = DEFAULT_TIMEOUT,
     min_confidence: Annotated[
         float | None,
-        typer.Option(
-            "--min-confidence",
-            metavar="P",
-            min=0.0,
-            max=1.0,
-            show_default=False,
-            help="Mark answers whose (calibrated) confidence is below P (0-1) as unsure, as "
+        min_confidence_option(
+            "Mark answers whose (calibrated) confidence is below P (0-1) as unsure, as "
             "predict does; 0: never. Default: the run's own (calibration.json; "
-            f"{DEFAULT_MIN_CONFIDENCE:g} for runs that have none).",
+            f"{DEFAULT_MIN_CONFIDENCE:g} for runs that have none)."
         ),
     ] = None,
     threads: Annotated[
