@@ -7,21 +7,21 @@ damaged file, still list: what cannot be read is missing (None) and `problems` s
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import re
 import secrets
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
-from digitcli.errors import OutputError, RunNotFoundError, UsageError
+from digitcli.errors import ModelError, OutputError, RunNotFoundError, UsageError
 from digitcli.output_files import write_text
+from digitcli.run_files import read_history_rows, read_metrics, read_run_info
 from digitcli.runs import (
     CONFIG_FILE,
     HISTORY_FILE,
@@ -36,6 +36,7 @@ from digitcli.runs import (
 
 # runs.new_run_name: "<YYYYmmdd>-<HHMMSS>-<label>-<6 hex digits>"
 _AUTOMATIC_NAME = re.compile(r"^\d{8}-\d{6}-(?P<label>.+)-[0-9a-f]{6}$")
+T = TypeVar("T")
 _CREATED_FORMAT = "%Y-%m-%dT%H:%M:%S%z"  # how trainer writes run.json's "created"
 
 # The metrics `compare` puts side by side: (row key, split in metrics.json, field there).
@@ -135,13 +136,16 @@ class Removal:
     latest: str | None  # what results/latest names afterwards (None: no run left)
 
 
-def _read_json(path: Path, problems: list[str]) -> Any:
+def _read(path: Path, read: Callable[[Path], T], problems: list[str]) -> T | None:
+    """`read(run_dir)` (a run_files reader), None with the reason in `problems` when it fails."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        problems.append(f"{path.name} missing")
-    except (OSError, ValueError) as exc:
-        problems.append(f"{path.name} unreadable ({type(exc).__name__})")
+        return read(path.parent)
+    except ModelError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, FileNotFoundError):
+            problems.append(f"{path.name} missing")
+        else:
+            problems.append(f"{path.name} unreadable ({type(cause).__name__})")
     return None
 
 
@@ -153,16 +157,6 @@ def _read_yaml(path: Path, problems: list[str]) -> Any:
     except (OSError, yaml.YAMLError) as exc:
         problems.append(f"{path.name} unreadable ({type(exc).__name__})")
     return None
-
-
-def _read_history(path: Path) -> list[dict[str, float]]:
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            return [
-                {key: float(value) for key, value in row.items()} for row in csv.DictReader(handle)
-            ]
-    except (OSError, ValueError, TypeError):
-        return []
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -233,12 +227,11 @@ def summarize(path: Path, latest: str | None = None) -> RunSummary:
 
 def load_details(path: Path, latest: str | None = None) -> RunDetails:
     problems: list[str] = []
-    meta = _mapping(_read_json(path / RUN_FILE, problems))
+    meta = _read(path / RUN_FILE, read_run_info, problems) or {}
     config = _read_yaml(path / CONFIG_FILE, problems)
     config = config if isinstance(config, dict) else None
-    metrics = _read_json(path / METRICS_FILE, problems)
-    metrics = metrics if isinstance(metrics, dict) else None
-    history = _read_history(path / HISTORY_FILE)
+    metrics = _read(path / METRICS_FILE, read_metrics, problems)
+    history = _read(path / HISTORY_FILE, read_history_rows, []) or []
     test = _mapping(_mapping(metrics).get("test"))
     epochs = meta.get("epochs", len(history) or None)
     if latest is None:
@@ -362,7 +355,7 @@ def config_origin(config_path: Path) -> tuple[str, str | None]:
     run = config_path.parent
     if config_path.name != CONFIG_FILE or not is_run_dir(run):
         return config_path.stem, None
-    meta = _mapping(_read_json(run / RUN_FILE, []))
+    meta = _read(run / RUN_FILE, read_run_info, []) or {}
     label = meta.get("label")
     if not isinstance(label, str) or not label:
         automatic = _AUTOMATIC_NAME.match(run.name)

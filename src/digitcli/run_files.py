@@ -61,6 +61,21 @@ def read_history(run_dir: Path) -> list[EpochLog]:
         raise ModelError(f"{path}: unreadable training history ({exc})") from exc
 
 
+def read_history_rows(run_dir: Path) -> list[dict[str, float]]:
+    """history.csv as rows of numbers, whatever columns it has (for listing runs of any version);
+    ModelError, as read_history, when it is missing or unreadable."""
+    path = run_dir / HISTORY_FILE
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            return [
+                {key: float(value) for key, value in row.items()} for row in csv.DictReader(handle)
+            ]
+    except FileNotFoundError as exc:
+        raise ModelError(f"{path}: training history not found") from exc
+    except (OSError, ValueError, TypeError) as exc:
+        raise ModelError(f"{path}: unreadable training history ({exc})") from exc
+
+
 def write_metrics(run_dir: Path, metrics: dict[str, dict[str, float]]) -> None:
     write_json(run_dir / METRICS_FILE, metrics)
 
