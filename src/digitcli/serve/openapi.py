@@ -3,9 +3,10 @@ own worth the name, and a hand-kept document says exactly what the endpoints pro
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from digitcli import __version__
+from digitcli.predict import Status
 from digitcli.serve.limits import Limits
 
 API_VERSION = "v1"
@@ -50,7 +51,7 @@ _RECORD = {
             "type": "boolean",
             "description": "The calibrated confidence is below the server's --min-confidence.",
         },
-        "status": {"enum": ["ok", "unsure", "no_digit", "error"]},
+        "status": {"enum": list(get_args(Status))},
         "reason": {
             "type": ["string", "null"],
             "description": "Why the answer is unsure, or why no digit was found.",
