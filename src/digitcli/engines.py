@@ -254,6 +254,14 @@ def _executor(tf: Any, parallel_ops: bool) -> contextlib.AbstractContextManager[
     return single
 
 
+def _epoch_done(request: FitRequest, log: EpochLog, logs: list[EpochLog]) -> bool:
+    """Record an epoch (both engines): append it, tell `on_epoch_end`; True when asked to stop."""
+    logs.append(log)
+    if request.on_epoch_end is not None:
+        request.on_epoch_end(log)
+    return request.should_stop is not None and request.should_stop()
+
+
 def _fit_fast(request: FitRequest) -> list[EpochLog]:
     from digitcli.tf_runtime import load_tensorflow
 
@@ -345,10 +353,7 @@ def _fit_fast(request: FitRequest) -> list[EpochLog]:
             results = run_epoch(images, order)
         loss, accuracy, val_loss, val_accuracy = (float(value) for value in results)
         log = EpochLog(epoch, loss, accuracy, val_loss, val_accuracy, time.perf_counter() - started)
-        logs.append(log)
-        if request.on_epoch_end is not None:
-            request.on_epoch_end(log)
-        if request.should_stop is not None and request.should_stop():
+        if _epoch_done(request, log, logs):
             break
     return logs
 
@@ -397,9 +402,6 @@ def _fit_keras_epochs(request: FitRequest) -> list[EpochLog]:
         )
         values = {key: float(history.history.get(key, [np.nan])[-1]) for key in HISTORY_KEYS}
         log = EpochLog(epoch, **values, seconds=time.perf_counter() - started)
-        logs.append(log)
-        if request.on_epoch_end is not None:
-            request.on_epoch_end(log)
-        if request.should_stop is not None and request.should_stop():
+        if _epoch_done(request, log, logs):
             break
     return logs
