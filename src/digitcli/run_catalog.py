@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 import yaml
 
 from digitcli.errors import ModelError, OutputError, RunNotFoundError, UsageError
-from digitcli.output_files import write_text
 from digitcli.run_files import read_history_rows, read_metrics, read_run_info
 from digitcli.runs import (
     CONFIG_FILE,
@@ -32,6 +31,7 @@ from digitcli.runs import (
     is_run_dir,
     latest_run,
     list_runs,
+    point_latest,
 )
 
 # runs.new_run_name: "<YYYYmmdd>-<HHMMSS>-<label>-<6 hex digits>"
@@ -401,7 +401,7 @@ def remove_runs(paths: list[Path]) -> Removal:
             continue
         remaining = list_summaries(root)
         if remaining:
-            write_text(pointer, remaining[0].name + "\n")
+            point_latest(remaining[0].path)
             latest = remaining[0].name
         else:
             pointer.unlink(missing_ok=True)

@@ -110,8 +110,13 @@ def finalize_run(staging: Path) -> Path:
         raise OutputError(
             f"{staging}: cannot move the finished run into place ({exc.strerror})"
         ) from exc
-    write_text(final.parent / LATEST_POINTER, final.name + "\n")
+    point_latest(final)
     return final
+
+
+def point_latest(run: Path) -> None:
+    """Make `<results>/latest` name `run` (the pointer's one format: the run's name, a newline)."""
+    write_text(run.parent / LATEST_POINTER, run.name + "\n")
 
 
 def is_run_dir(path: Path) -> bool:

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from digitcli import signals
 from digitcli.errors import DigitcliError, OutputError, TrainingInterrupted, UsageError
 from digitcli.output_files import make_folder, write_text
-from digitcli.runs import LATEST_POINTER, check_run_name, is_run_dir
+from digitcli.runs import check_run_name, is_run_dir, point_latest
 from digitcli.sweep_spec import LoadedSpec, Scalar, SearchParam, load_spec
 
 if TYPE_CHECKING:
@@ -473,8 +473,7 @@ def summarize(spec: LoadedSpec, storage_url: str, interrupted: bool) -> SweepRes
     # `latest` names the best trial's run, when it is in this results folder (it may be on
     # another machine), so `digitcli evaluate` and `plot` pick it up.
     if best.run is not None and is_run_dir(Path(best.run)):
-        run = Path(best.run)
-        write_text(run.parent / LATEST_POINTER, run.name + "\n")
+        point_latest(Path(best.run))
     return result
 
 
