@@ -120,7 +120,7 @@ def test_override_values_are_yaml_scalars() -> None:
         ("model:\n  input_size: 784\n", "c.yaml: model.input_size: Input should be 400 (got 784)"),
         (
             "data:\n  source: kaggle\n",
-            "c.yaml: data.source: Input should be 'digits', 'mnist', 'npy' or 'folder' (got 'kaggle')",
+            "c.yaml: data.source: Input should be 'digits', 'mnist', 'npz', 'npy' or 'folder' (got 'kaggle')",
         ),
         ("- 1\n- 2\n", "c.yaml: expected a YAML mapping of settings (key: value), got a list"),
         ("train: [epochs: 3\n", "c.yaml: YAML syntax error at line 2, column 1:"),

@@ -172,7 +172,7 @@ def test_reference_documents_every_key_with_its_default() -> None:
         in text
     )
     assert "| `model.layers.N.units` | integer > 0 | required |" in text
-    assert "| `data.source` | one of `digits`, `mnist`, `npy`, `folder` | `digits` |" in text
+    assert "| `data.source` | one of `digits`, `mnist`, `npz`, `npy`, `folder` | `digits` |" in text
     assert "| `data.limit` | integer > 0, or null | `null` |" in text
 
 

@@ -53,6 +53,21 @@ def _mnist(tmp_path: Path) -> list[str]:
     return [f"data.path={path}"]
 
 
+def _npz(tmp_path: Path) -> list[str]:
+    # The Keras layout of ../shared/data/real/*.npz: 16x16 scans, like USPS.
+    x_train, y_train = bars(PER_DIGIT, 16)
+    x_test, y_test = bars(1, 16)
+    path = tmp_path / "usps.npz"
+    np.savez(
+        path,
+        x_train=(x_train * 255).astype(np.uint8),
+        y_train=y_train.astype(np.uint8),
+        x_test=(x_test * 255).astype(np.uint8),
+        y_test=y_test.astype(np.uint8),
+    )
+    return [f"data.path={path}"]
+
+
 def _npy(tmp_path: Path) -> list[str]:
     images, labels = bars(PER_DIGIT, 20)
     # The lab's rows are column-major: transpose each image before flattening.
@@ -73,6 +88,7 @@ def _folder(tmp_path: Path) -> list[str]:
 MAKERS: dict[DataSource, Callable[[Path], list[str]]] = {
     DataSource.digits: _digits,
     DataSource.mnist: _mnist,
+    DataSource.npz: _npz,
     DataSource.npy: _npy,
     DataSource.folder: _folder,
 }
@@ -116,3 +132,51 @@ def test_sources_that_need_a_path_refuse_to_load_without_one(source: DataSource)
     config = load_config(None, [f"data.source={source.value}"])
     with pytest.raises(DataError, match=f"data.source is {source.value} but data.path is not set"):
         load_dataset(config.data, config.seed)
+
+
+def _path_of(overrides: list[str]) -> str:
+    return overrides[0].split("=", 1)[1]
+
+
+def test_several_sources_keep_each_test_split_unseen(tmp_path: Path) -> None:
+    """Each source is split as it would be alone; training holds none of any test image, the test
+    split is the union of the sources' test splits, and `repeat` oversamples training only."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    mnist, folder = _path_of(_mnist(tmp_path / "a")), _path_of(_folder(tmp_path / "b"))
+    document = tmp_path / "multi.yaml"
+    document.write_text(
+        "data:\n"
+        "  sources:\n"
+        f"    - {{source: mnist, path: {mnist}}}\n"
+        f"    - {{source: folder, path: {folder}, name: drawn, repeat: 3}}\n",
+        encoding="utf-8",
+    )
+    config = load_config(document)
+    data = load_dataset(config.data, config.seed)
+    assert data.source == "mnist+drawn"
+    assert list(data.tests) == ["mnist", "drawn"]
+    alone = {}
+    for name, override in (("mnist", f"data.path={mnist}"), ("drawn", f"data.path={folder}")):
+        source = "mnist" if name == "mnist" else "folder"
+        single = load_config(None, [f"data.source={source}", override])
+        alone[name] = load_dataset(single.data, single.seed)
+        np.testing.assert_array_equal(data.tests[name].x, alone[name].test.x)
+        np.testing.assert_array_equal(data.tests[name].y, alone[name].test.y)
+    assert len(data.test) == sum(len(part.test) for part in alone.values())
+    assert len(data.validation) == sum(len(part.validation) for part in alone.values())
+    # Training is exactly each source's own training part (the drawn one three times): no test
+    # or validation image of any source is in it.
+    expected = [alone["mnist"].train, *[alone["drawn"].train] * 3]
+    np.testing.assert_array_equal(data.train.x, np.concatenate([part.x for part in expected]))
+    np.testing.assert_array_equal(data.train.y, np.concatenate([part.y for part in expected]))
+    assert load_dataset(config.data, config.seed).fingerprint == data.fingerprint
+
+
+def test_sources_and_a_single_source_are_not_mixed(tmp_path: Path) -> None:
+    from digitcli.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="data.source/data.path or data.sources, not both"):
+        load_config(None, ["data.source=mnist", "data.sources=[{source: digits}]"])
+    with pytest.raises(ConfigError, match="two sources are named 'digits'"):
+        load_config(None, ["data.sources=[{source: digits}, {source: digits}]"])

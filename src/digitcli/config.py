@@ -67,14 +67,45 @@ class AugmentConfig(StrictModel):
     )
 
 
+class SourceEntry(StrictModel):
+    """One of several training sources (`data.sources`): canonicalised like a single source."""
+
+    source: DataSource = Field(description="digits, mnist, npz, npy or folder.")
+    path: str | None = Field(None, description="As data.path, for this source.")
+    name: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="How metrics name this source's test split (default: the file's or folder's "
+        "name, else the source).",
+    )
+    labels_path: str | None = Field(None, description="npy: as data.labels_path.")
+    pixel_order: PixelOrder = Field(
+        PixelOrder.column_major, description="npy: as data.pixel_order."
+    )
+    repeat: int = Field(
+        1, ge=1, le=100, description="Oversampling: each training image is used this many times."
+    )
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        if self.path:
+            return Path(self.path).stem or Path(self.path).name
+        return self.source.value
+
+
 class DataConfig(StrictModel):
     source: DataSource = Field(
-        DataSource.digits, description="Where images come from: digits, mnist, npy or folder."
+        DataSource.digits,
+        description="Where images come from: digits, mnist, npz, npy or folder (one source; "
+        "data.sources for several).",
     )
     path: str | None = Field(
         None,
         description=(
-            "mnist: the .npz file (none: Keras's download); npy: X.npy or a folder holding "
+            "mnist: the .npz file (none: Keras's download); npz: the .npz file; npy: X.npy or a "
+            "folder holding "
             "X.npy and y.npy; folder: the folder with subfolders 0..9."
         ),
     )
@@ -104,6 +135,25 @@ class DataConfig(StrictModel):
         ),
     )
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    sources: list[SourceEntry] | None = Field(
+        None,
+        min_length=1,
+        description="Several sources trained on at once, instead of data.source/path: each is "
+        "split on its own (its own test split, else test_fraction of it), the splits are joined, "
+        "and metrics report each source's test split too.",
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_name_sources(self) -> DataConfig:
+        if self.sources is None:
+            return self
+        if self.source is not DataSource.digits or self.path is not None:
+            raise ValueError("set data.source/data.path or data.sources, not both")
+        labels = [entry.label for entry in self.sources]
+        repeated = sorted({label for label in labels if labels.count(label) > 1})
+        if repeated:
+            raise ValueError(f"two sources are named {repeated[0]!r}; give each a different `name`")
+        return self
 
     @model_validator(mode="after")
     def _fractions_leave_training_data(self) -> DataConfig:

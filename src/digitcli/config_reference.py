@@ -21,13 +21,17 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from digitcli.config import Config, DataConfig, ModelConfig
+from digitcli.config import Config, DataConfig, ModelConfig, SourceEntry
 
 # Rules that involve several keys live in model validators, which cannot be introspected; they are
 # stated here, next to the generator, so the reference still mentions them.
 _CROSS_KEY_RULES: dict[type[BaseModel], str] = {
     DataConfig: "`validation_fraction + test_fraction` must stay below 0.9, leaving at least 10% "
-    "of the images to train on.",
+    "of the images to train on. With `sources`, leave `source` and `path` unset; each source is "
+    "split on its own as it would be alone (its own test split if it has one, else "
+    "`test_fraction` of it), so its test images never reach training; the test split is the "
+    "union of the sources' test splits, and metrics.json also reports each one as `test:<name>`.",
+    SourceEntry: "Names must differ between sources (two files of the same name need a `name`).",
     ModelConfig: "Layers run in order on the 400 pixels of the canonical image. A spatial layer "
     "(`conv2d`, `max_pool`, `avg_pool`) reads them as a 20x20x1 image; `dense` needs a flat input, "
     "so after spatial layers put a `flatten` first (it is never implied). Shapes are checked when "
@@ -81,6 +85,9 @@ def _model_class(annotation: Any) -> type[BaseModel] | None:
 
 def _list_item_models(annotation: Any) -> list[type[BaseModel]]:
     """The model(s) a list of mappings holds: one, or each member of a tagged union (layers)."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in _UNIONS and type(None) in args:  # an optional list
+        (annotation,) = [arg for arg in args if arg is not type(None)]
     if typing.get_origin(annotation) is not list:
         return []
     (item,) = typing.get_args(annotation)

@@ -4,7 +4,14 @@ Each source is one entry of `SOURCES`, keyed by its `data.source` name: its load
 and labels, plus the source's own test split if it has one), whether it needs `data.path`, and a
 one-line description. `load_dataset(config.data, seed)` loads the configured source, subsamples it
 to `data.limit`, canonicalises it and returns a `Dataset` with stratified, seeded
-train/validation/test splits; a source with its own test split (MNIST) keeps it as the test set.
+train/validation/test splits; a source with its own test split (MNIST, any Keras-layout .npz) keeps
+it as the test set.
+
+With `data.sources` (several sources at once), each source is loaded and split exactly as it would
+be alone, so its test images never reach training. The test split is the union of the sources'
+test splits (`Dataset.tests` keeps each one, and metrics.json reports each as `test:<name>`);
+validation is the union of their validation splits; the training parts are repeated `repeat`
+times each (oversampling a small source) and joined.
 """
 
 from __future__ import annotations
@@ -13,12 +20,12 @@ import contextlib
 import hashlib
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from digitcli.config import DataConfig
+from digitcli.config import DataConfig, SourceEntry
 from digitcli.errors import DataError, DigitcliError
 from digitcli.lab_format import lab_rows_to_images
 from digitcli.preprocess import canonicalize_batch
@@ -42,6 +49,8 @@ class Dataset:
     source: str
     fingerprint: str  # sha256 of all canonical images and labels: same data <=> same fingerprint
     warnings: tuple[str, ...] = ()  # e.g. images skipped as unreadable: one line each
+    # With several sources (data.sources): each one's own part of `test`, by source name.
+    tests: dict[str, Split] = field(default_factory=dict)
 
     def sizes(self) -> dict[str, int]:
         return {
@@ -131,21 +140,35 @@ def _load_mnist(config: DataConfig) -> SourceImages:
             raise DataError(
                 f"cannot download MNIST ({exc}); set data.path to a local mnist.npz"
             ) from exc
-        source = Path("keras:mnist")
-    else:
-        source = Path(path)
-        if not source.is_file():
-            raise DataError(f"{source}: MNIST file not found (data.path)")
-        try:
-            with np.load(source, allow_pickle=False) as archive:
-                x_train, y_train, x_test, y_test = (
-                    _npz_array(archive, key, source)
-                    for key in ("x_train", "y_train", "x_test", "y_test")
-                )
-        except DigitcliError:
-            raise
-        except Exception as exc:
-            raise DataError(f"{source}: not a readable .npz file ({exc})") from exc
+        return _keras_layout(Path("keras:mnist"), x_train, y_train, x_test, y_test)
+    return _read_keras_npz(Path(path), "MNIST file")
+
+
+def _load_npz(config: DataConfig) -> SourceImages:
+    assert config.path is not None  # needs_path: load_source checked it
+    return _read_keras_npz(Path(config.path), ".npz file")
+
+
+def _read_keras_npz(source: Path, what: str) -> SourceImages:
+    """A Keras-layout .npz (x_train, y_train, x_test, y_test), as keras.datasets.mnist writes it."""
+    if not source.is_file():
+        raise DataError(f"{source}: {what} not found (data.path)")
+    try:
+        with np.load(source, allow_pickle=False) as archive:
+            x_train, y_train, x_test, y_test = (
+                _npz_array(archive, key, source)
+                for key in ("x_train", "y_train", "x_test", "y_test")
+            )
+    except DigitcliError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{source}: not a readable .npz file ({exc})") from exc
+    return _keras_layout(source, x_train, y_train, x_test, y_test)
+
+
+def _keras_layout(
+    source: Path, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray
+) -> SourceImages:
     for name, images in (("x_train", x_train), ("x_test", x_test)):
         if images.ndim != 3:
             raise DataError(f"{source}: {name} must be N x H x W images, got shape {images.shape}")
@@ -275,6 +298,13 @@ SOURCES: dict[DataSource, DataSourceEntry] = {
         own_test_split=True,
         description="a local Keras-layout mnist.npz (data.path), or Keras's download without one",
     ),
+    DataSource.npz: DataSourceEntry(
+        _load_npz,
+        needs_path=True,
+        own_test_split=True,
+        description="any Keras-layout .npz (x_train, y_train, x_test, y_test), e.g. USPS",
+        path_hint="the .npz file",
+    ),
     DataSource.npy: DataSourceEntry(
         _load_npy,
         needs_path=True,
@@ -317,7 +347,7 @@ def _stratified_split(
     return x_keep, y_keep, x_out, y_out
 
 
-def _fingerprint(*arrays: np.ndarray) -> str:
+def fingerprint(*arrays: np.ndarray) -> str:
     digest = hashlib.sha256()
     for array in arrays:
         digest.update(np.ascontiguousarray(array).tobytes())
@@ -352,8 +382,11 @@ def _load_source(config: DataConfig, seed: int) -> tuple[Split, Split | None, tu
     return Split(canonical(images), labels), own_test, loaded.warnings
 
 
-def load_dataset(config: DataConfig, seed: int) -> Dataset:
-    """Load the configured source and split it (seeded, stratified)."""
+def _split_source(
+    config: DataConfig, seed: int
+) -> tuple[Split, Split, Split, str, tuple[str, ...]]:
+    """One source's train, validation and test splits (seeded, stratified), their fingerprint and
+    the loader's warnings."""
     pool, own_test, warnings = _load_source(config, seed)
     x, labels = pool.x, pool.y
     if own_test is None:
@@ -365,11 +398,60 @@ def load_dataset(config: DataConfig, seed: int) -> Dataset:
         1 - (0 if own_test is not None else config.test_fraction)
     )
     x_train, y_train, x_val, y_val = _stratified_split(x_pool, y_pool, validation_share, seed + 1)
+    return (
+        Split(x_train.astype(np.float32), y_train.astype(np.int32)),
+        Split(x_val.astype(np.float32), y_val.astype(np.int32)),
+        Split(x_test.astype(np.float32), y_test.astype(np.int32)),
+        # Of the arrays as loaded (labels' dtype included), as runs have always recorded it.
+        fingerprint(x_train, y_train, x_val, y_val, x_test, y_test),
+        warnings,
+    )
+
+
+def load_dataset(config: DataConfig, seed: int) -> Dataset:
+    """Load the configured source(s) and split them (seeded, stratified)."""
+    if config.sources is not None:
+        return _load_sources(config, config.sources, seed)
+    train, validation, test, digest, warnings = _split_source(config, seed)
+    return Dataset(train, validation, test, config.source.value, digest, warnings)
+
+
+def source_config(config: DataConfig, entry: SourceEntry) -> DataConfig:
+    """The single-source config that loads `entry` (fractions, limit and augmentation shared)."""
+    return config.model_copy(
+        update={
+            "source": entry.source,
+            "path": entry.path,
+            "labels_path": entry.labels_path,
+            "pixel_order": entry.pixel_order,
+            "sources": None,
+        }
+    )
+
+
+def _join(splits: list[Split]) -> Split:
+    return Split(np.concatenate([s.x for s in splits]), np.concatenate([s.y for s in splits]))
+
+
+def _load_sources(config: DataConfig, entries: list[SourceEntry], seed: int) -> Dataset:
+    """Several sources: each split on its own exactly as it would be alone (its own test split,
+    else test_fraction of it), so no source's test images reach training; the training parts are
+    repeated `repeat` times (oversampling) and joined, validation and test parts joined as they are.
+    """
+    trains, validations, tests, warnings = [], [], {}, []
+    for entry in entries:
+        train, validation, test, _, said = _split_source(source_config(config, entry), seed)
+        trains.append(_join([train] * entry.repeat))
+        validations.append(validation)
+        tests[entry.label] = test
+        warnings += said
+    train, validation, test = _join(trains), _join(validations), _join(list(tests.values()))
     return Dataset(
-        train=Split(x_train.astype(np.float32), y_train.astype(np.int32)),
-        validation=Split(x_val.astype(np.float32), y_val.astype(np.int32)),
-        test=Split(x_test.astype(np.float32), y_test.astype(np.int32)),
-        source=config.source.value,
-        fingerprint=_fingerprint(x_train, y_train, x_val, y_val, x_test, y_test),
-        warnings=warnings,
+        train=train,
+        validation=validation,
+        test=test,
+        source="+".join(tests),
+        fingerprint=fingerprint(train.x, train.y, validation.x, validation.y, test.x, test.y),
+        warnings=tuple(warnings),
+        tests=tests,
     )

@@ -518,6 +518,8 @@ def _write_run(
             ("train", dataset.train),
             ("validation", dataset.validation),
             ("test", dataset.test),
+            # Several sources: each one's test split too ("test:usps"); "test" is their union.
+            *((f"test:{name}", split) for name, split in dataset.tests.items()),
         )
     }
     write_metrics(staging, metrics)

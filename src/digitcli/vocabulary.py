@@ -28,6 +28,7 @@ class DataSource(str, Enum):
 
     digits = "digits"  # scikit-learn's bundled 8x8 digits: offline, the default
     mnist = "mnist"  # a local Keras-layout .npz, or Keras's download when no path is given
+    npz = "npz"  # any Keras-layout .npz (x_train, y_train, x_test, y_test): USPS, optdigits, ...
     npy = "npy"  # the course lab's X.npy / y.npy
     folder = "folder"  # image files in subfolders named 0..9
 
