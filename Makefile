@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-fast lint format bench clean
+.PHONY: install run test test-fast lint format bench model accuracy clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,16 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+# Retrain the bundled model (`--model builtin`) from configs/real-pictures.yaml into
+# src/digitcli/bundled/real-pictures/ (needs ../shared/data; ~5 min on 2 cores). Same seed, same model.
+model: $(STAMP)
+	$(BIN)/python -m digitcli.bundling
+
+# The accuracy table of the README: the bundled model and the reference network (configs/mnist.yaml,
+# trained once into bench/output/accuracy-runs/) on MNIST and each set in ../shared/data/real.
+accuracy: $(STAMP)
+	$(BIN)/python bench/accuracy.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache

@@ -324,6 +324,8 @@ def test_bad_input_gives_one_line_and_documented_code(
         for line in result.stderr.strip().splitlines()
         if not line.startswith(("loading data: ", "building model"))
     ]
+    if args[0] == "predict":  # first the model it loaded (before reading any input)
+        assert lines.pop(0) == f"model: results/{trained_run.name}"
     hints = lines[1:]  # a usage error names the help to read; nothing else follows the error
     assert len(lines) == 1 or (code == 2 and len(hints) == 1), result.stderr
     assert all(
@@ -341,7 +343,7 @@ def test_truncated_weights_and_mismatched_model(runner: CliRunner, trained_run: 
     Image.new("L", (28, 28), 0).save("digit.png")
     data = (run / "weights.npz").read_bytes()
     (run / "weights.npz").write_bytes(data[: len(data) // 3])
-    result = runner.invoke(app, ["predict", "digit.png", "--model", str(run)])
+    result = runner.invoke(app, ["--quiet", "predict", "digit.png", "--model", str(run)])
     assert result.exit_code == 1
     assert result.stderr.startswith(
         f"error: {run / 'weights.npz'}: not a readable digitcli weights"
@@ -353,7 +355,7 @@ def test_truncated_weights_and_mismatched_model(runner: CliRunner, trained_run: 
     }
     wide |= {f"bias_{i}": np.zeros(s, np.float32) for i, s in enumerate([25, 10])}
     np.savez("wide.npz", activations=np.array(["relu", "linear"]), **wide)
-    result = runner.invoke(app, ["predict", "digit.png", "--model", "wide.npz"])
+    result = runner.invoke(app, ["--quiet", "predict", "digit.png", "--model", "wide.npz"])
     assert result.exit_code == 1
     assert result.stderr == (
         "error: wide.npz: the model reads 784 values per image, but predict feeds it 400 "

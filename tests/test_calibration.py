@@ -117,7 +117,7 @@ def test_a_trained_run_is_calibrated_and_predict_and_evaluate_apply_it(
     np.testing.assert_allclose(classifier(pixels), my_softmax(logits / temperature), atol=1e-6)
 
     document = evaluate_run(trained_run).to_dict()
-    assert document["schema_version"] == 2
+    assert document["schema_version"] == 3
     calibration = document["calibration"]
     assert calibration["temperature"] == temperature and calibration["fitted"] is True
     assert 0 <= calibration["ece_after"] <= 1 and 0 <= calibration["ece_before"] <= 1

@@ -21,6 +21,7 @@ TOP_KEYS = {
     "calibration",
     "run",
     "model",
+    "model_name",
     "engine",
     "split",
     "data",
@@ -106,7 +107,7 @@ def test_json_schema_is_stable(evaluation: Evaluation) -> None:
         {"digit", "precision", "recall", "f1", "support"}
     ] * 10
     assert set(document["macro_avg"]) == {"precision", "recall", "f1", "support"}
-    assert document["schema_version"] == 2
+    assert document["schema_version"] == 3
     assert set(document["calibration"]) == {
         *("temperature", "fitted", "ece_before", "ece_after", "loss_after")
     }

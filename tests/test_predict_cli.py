@@ -60,7 +60,9 @@ def test_one_photo_prints_the_digit_and_confidence(
     path, digit, confidence, status = result.stdout.rstrip("\n").split("\t")
     assert (path, int(digit), status) == ("photo.jpg", images["photo.jpg"], "ok")
     assert 0.8 < float(confidence) <= 1.0 and len(confidence.split(".")[1]) == 4
-    assert result.stderr == ""
+    assert result.stderr == f"model: {trained_run}\n"  # which model answered, and nothing else
+    quiet = runner.invoke(app, ["--quiet", "predict", "--model", str(trained_run), "photo.jpg"])
+    assert quiet.stdout == result.stdout and quiet.stderr == ""
     assert ANSI_ESCAPE not in result.stdout
     # --engine tf: the Keras model gives the same line (test_predict.py checks the engines to 1e-5).
     with_tf = invoke(runner, trained_run, "photo.jpg", "--engine", "tf")
@@ -108,8 +110,9 @@ def test_paths_from_stdin_as_csv(
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert list(rows[0]) == [
         *("path", "digit", "confidence", "top3", "error"),
-        *("unsure", "status", "reason", "number", "boxes"),
+        *("unsure", "status", "reason", "number", "boxes", "model"),
     ]
+    assert {row["model"] for row in rows} == {str(trained_run)}  # which model answered
     assert [row["path"] for row in rows] == names
     for row in rows:
         assert int(row["digit"]) == images[row["path"]] and row["error"] == ""
@@ -130,8 +133,9 @@ def test_json_and_jsonl_records(
     for record in lines[:-1]:
         assert list(record) == [
             *("path", "digit", "confidence", "probabilities", "top3", "error"),
-            *("unsure", "status", "reason", "number", "digits"),
+            *("unsure", "status", "reason", "number", "digits", "model"),
         ]
+        assert record["model"] == str(trained_run)
         assert record["number"] == str(record["digit"]) and len(record["digits"]) == 1
         assert record["digit"] == images[record["path"]] and record["error"] is None
         assert len(record["probabilities"]) == 10
@@ -149,6 +153,7 @@ def test_json_and_jsonl_records(
         "reason": None,
         "number": None,
         "digits": [],
+        "model": str(trained_run),
     }
 
 
@@ -158,7 +163,9 @@ def test_empty_results_still_parse(runner: CliRunner, trained_run: Path, tmp_pat
     assert as_json.exit_code == 1
     (record,) = json.loads(as_json.stdout)
     assert record["error"] == "no image files in this folder"
-    assert as_json.stderr == "error: nothing: no image files in this folder\n"
+    assert as_json.stderr == (
+        f"model: {trained_run}\nerror: nothing: no image files in this folder\n"
+    )
 
 
 def test_table_on_request_has_no_ansi_codes_when_piped(
@@ -206,7 +213,8 @@ def test_partial_failure_exits_3_and_reports_each_input(
     assert result.exit_code == 3
     assert result.stdout.splitlines()[1:] == ["corrupt.png\t\t\terror", "blank.png\t\t\tno_digit"]
     assert result.stdout.splitlines()[0].startswith(f"photo.jpg\t{images['photo.jpg']}\t")
-    errors = result.stderr.splitlines()
+    model_line, *errors = result.stderr.splitlines()
+    assert model_line == f"model: {trained_run}"
     assert errors[0].startswith("error: corrupt.png: cannot decode the image")
     assert errors[1] == "error: blank.png: no ink found: the image is blank"
     assert errors[2] == "error: 2 of 3 inputs could not be predicted"
@@ -229,7 +237,7 @@ def test_all_inputs_failing_exits_1(runner: CliRunner, trained_run: Path, tmp_pa
     assert result.stderr.splitlines()[-1] == "error: none of the 2 inputs could be predicted"
     single = invoke(runner, trained_run, "b.png")
     assert single.exit_code == 1
-    assert single.stderr == "error: b.png: no such file\n"
+    assert single.stderr == f"model: {trained_run}\nerror: b.png: no such file\n"
 
 
 def test_npy_inputs_and_their_options(
@@ -254,11 +262,11 @@ def test_model_problems_are_one_line_errors(
     nowhere = invoke(runner, tmp_path / "nowhere", "photo.jpg")
     assert nowhere.exit_code == 1
     assert nowhere.stderr == f"error: {tmp_path / 'nowhere'}: run directory not found\n"
-    no_results = runner.invoke(app, ["predict", "photo.jpg"])
-    assert no_results.exit_code == 1
-    assert no_results.stderr == (
-        "error: results: results folder not found (train one first: digitcli train)\n"
-    )
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "latest").write_text("gone\n")
+    broken = runner.invoke(app, ["predict", "photo.jpg"])  # never the bundled model instead
+    assert broken.exit_code == 1
+    assert broken.stderr.startswith("error: results/latest: names 'gone', which does not exist")
     weights = tmp_path / "wide.npz"
     np.savez(
         weights,
@@ -269,7 +277,7 @@ def test_model_problems_are_one_line_errors(
     wide = invoke(runner, weights, "photo.jpg")
     assert wide.exit_code == 1
     assert wide.stderr == (
-        f"error: {weights}: the model reads 784 values per image, but predict feeds it 400 "
+        f"model: {weights}\nerror: {weights}: the model reads 784 values per image, but predict feeds it 400 "
         "(a 20x20 image)\n"
     )
 

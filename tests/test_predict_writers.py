@@ -58,7 +58,7 @@ def _csv(text: str) -> list[Row]:
     header, *rows = list(csv.reader(io.StringIO(text)))
     assert header == [
         *("path", "digit", "confidence", "top3", "error"),
-        *("unsure", "status", "reason", "number", "boxes"),
+        *("unsure", "status", "reason", "number", "boxes", "model"),
     ]
     for row in rows:
         assert row[5] == ("true" if row[6] == "unsure" else "false")
@@ -140,3 +140,19 @@ def test_predict_help_describes_every_format(runner) -> None:  # type: ignore[no
     text = " ".join(result.stdout.split())
     for fmt, entry in WRITERS.items():
         assert f"{fmt.value}: {entry.description}" in text
+
+
+@pytest.mark.parametrize("fmt", [PredictFormat.csv, PredictFormat.json, PredictFormat.jsonl])
+def test_machine_formats_name_the_model_in_every_record(fmt: PredictFormat) -> None:
+    out = io.StringIO()
+    writer = open_writer(fmt, out, color=False, model="builtin real-pictures (bundled)")
+    write_chunk(writer, [GOOD, FAILED])
+    close_writer(writer)
+    text = out.getvalue()
+    if fmt is PredictFormat.csv:
+        models = [row["model"] for row in csv.DictReader(io.StringIO(text))]
+    elif fmt is PredictFormat.json:
+        models = [document["model"] for document in json.loads(text)]
+    else:
+        models = [json.loads(line)["model"] for line in text.splitlines()]
+    assert models == ["builtin real-pictures (bundled)"] * 2

@@ -96,7 +96,7 @@ def test_fail_on_unsure_exits_5_after_printing_every_record(
     )
     assert result.exit_code == ExitCode.UNSURE and int(ExitCode.UNSURE) == 5
     assert len(result.stdout.splitlines()) == 2
-    (line,) = result.stderr.splitlines()
+    _, line = result.stderr.splitlines()  # the model line, then the error
     assert line.startswith("error: 1 unsure (confidence below 0.")
     assert line.endswith(") of 2 inputs (--fail-on-unsure)")
     # Nothing unsure: exit 0 even with the flag.

@@ -29,9 +29,9 @@ from digitcli.runs import (
     RUN_FILE,
     resolve_model,
 )
-from digitcli.vocabulary import NUM_CLASSES, InferenceEngine, SplitName
+from digitcli.vocabulary import NUM_CLASSES, DataSource, InferenceEngine, SplitName
 
-SCHEMA_VERSION = 2  # 2: the calibration object
+SCHEMA_VERSION = 3  # 2: the calibration object; 3: model_name
 LABELS = list(range(NUM_CLASSES))
 
 
@@ -47,6 +47,8 @@ class EvaluationTarget:
     run_config: Config | None  # the config the model was trained with, as saved
     run_fingerprint: str | None  # run.json's data.fingerprint
     calibration: Calibration = field(default_factory=Calibration)  # T = 1 when the run has none
+    label: str = ""  # which model, for the user (runs.ModelFiles.label)
+    builtin: bool = False  # the bundled model: read-only, its Keras model rebuilt from weights
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,7 @@ class CalibrationScores:
 class Evaluation:
     run: str
     model: str
+    model_name: str  # runs.ModelFiles.label: `builtin real-pictures (bundled)`, or the run's path
     engine: str
     split: str
     source: str
@@ -143,10 +146,12 @@ class Evaluation:
     def accuracy(self) -> float:
         return self.scores.accuracy
 
+    builtin: bool = False  # the bundled model, whose folder is never written to
+
     @property
     def is_run_record(self) -> bool:
         """The run's own test split on the data it was trained with: what evaluation.json keeps."""
-        return self.matches_run is True and self.split == SplitName.test.value
+        return self.matches_run is True and self.split == SplitName.test.value and not self.builtin
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document (schema: docs/evaluation-schema.md). Timings are left out: they vary."""
@@ -155,6 +160,7 @@ class Evaluation:
             "schema_version": SCHEMA_VERSION,
             "run": self.run,
             "model": self.model,
+            "model_name": self.model_name,
             "engine": self.engine,
             "split": self.split,
             "data": {
@@ -246,15 +252,17 @@ def resolve_target(
     config_file: Path | None = None,
     overrides: list[str] | None = None,
     default_root: Path = Path("results"),
+    need_config: bool = True,
 ) -> EvaluationTarget:
-    """Find the model to evaluate and the config to rebuild its data from."""
+    """Find the model to evaluate and the config to rebuild its data from (with `need_config`
+    False, a bare model file without config.yaml is fine: its data comes from elsewhere)."""
     files = resolve_model(path, default_root)
     model_file = files.weights or files.keras
     model_dir = files.run_dir or (model_file.parent if model_file is not None else Path("."))
     run_config: Config | None = None
     if (model_dir / CONFIG_FILE).is_file():
         run_config = load_config(model_dir / CONFIG_FILE)
-    elif config_file is None:
+    elif config_file is None and need_config:
         raise ModelError(
             f"{model_dir}: no {CONFIG_FILE} beside the model, so the data to evaluate on is "
             "unknown; pass --config FILE"
@@ -273,6 +281,8 @@ def resolve_target(
         run_config=run_config,
         run_fingerprint=fingerprint,
         calibration=read_calibration(model_dir),
+        label=files.label,
+        builtin=files.builtin is not None,
     )
 
 
@@ -297,16 +307,21 @@ def _logits(
                 "use --engine tf (or name the run directory or its weights.npz)"
             )
         return NumpyModel.load(target.weights).logits(x), str(target.weights)
-    if target.keras is None:
-        raise ModelError(f"{target.model_dir}: no model.keras for --engine tf; use --engine numpy")
-    from digitcli.model import load_keras_model
+    if target.builtin and target.weights is not None:
+        from digitcli.model import model_from_weights
 
-    model = load_keras_model(target.keras)
+        model, model_path = model_from_weights(target.weights), target.weights
+    elif target.keras is None:
+        raise ModelError(f"{target.model_dir}: no model.keras for --engine tf; use --engine numpy")
+    else:
+        from digitcli.model import load_keras_model
+
+        model, model_path = load_keras_model(target.keras), target.keras
     try:
         logits = np.asarray(model.predict(x, batch_size=4096, verbose=0))
     except ValueError as exc:
-        raise ModelError(f"{target.keras}: the model does not fit these images ({exc})") from exc
-    return logits, str(target.keras)
+        raise ModelError(f"{model_path}: the model does not fit these images ({exc})") from exc
+    return logits, str(model_path)
 
 
 def predict_split(
@@ -370,6 +385,8 @@ def evaluate_predictions(
     return Evaluation(
         run=str((target.run_dir or target.model_dir).resolve()),
         model=str(Path(model_file).resolve()),
+        model_name=target.label,
+        builtin=target.builtin,
         engine=InferenceEngine(engine).value,
         split=predictions.split,
         source=predictions.source,
@@ -393,16 +410,81 @@ def evaluate_run(
     split: SplitName | str = SplitName.test,
     engine: InferenceEngine | str | None = None,
     default_root: Path = Path("results"),
+    data: Path | None = None,
 ) -> Evaluation:
-    """Evaluate the model at `path` (run dir, results root, model file; None: the latest run)."""
+    """Evaluate the model at `path` (run dir, results root, model file, `builtin`; None: the
+    latest run) on its data's `split`, or with `data` on every image of a labelled folder or .npz."""
     # Import scikit-learn's metrics before the clock starts: the timing is about the evaluation.
     import sklearn.metrics  # noqa: F401
 
+    if data is not None and (config_file is not None or overrides):
+        raise UsageError("--data names the pictures to score; drop --config and --set")
     target = resolve_target(
-        path, config_file=config_file, overrides=overrides, default_root=default_root
+        path,
+        config_file=config_file,
+        overrides=overrides,
+        default_root=default_root,
+        need_config=data is None,
     )
-    predictions, model_file = predict_split(target, split, engine)
+    if data is not None:
+        predictions, model_file = predict_labelled(target, data, engine)
+    else:
+        predictions, model_file = predict_split(target, split, engine)
     return evaluate_predictions(target, predictions, model_file, predictions.engine)
+
+
+ALL_IMAGES = "all"  # the `split` of an evaluation of every image of --data
+
+
+def load_labelled(data: Path) -> tuple[np.ndarray, np.ndarray, DataSource]:
+    """Every image of a labelled folder (subfolders 0-9: each picture canonicalised as predict
+    does) or of a Keras-layout .npz (x_train and x_test together), with no split, through the
+    data-source registry."""
+    from digitcli.config import DataConfig
+    from digitcli.data import load_source
+
+    if not data.exists():
+        raise DataError(f"{data}: not found (--data takes a folder with subfolders 0-9 or a .npz)")
+    if data.is_dir():
+        source = DataSource.folder
+    elif data.suffix.lower() == ".npz":
+        source = DataSource.npz
+    else:
+        raise UsageError(f"{data}: --data takes a folder with subfolders 0-9 or a .npz file")
+    pool, own_test = load_source(DataConfig(source=source, path=str(data)), seed=0)
+    if own_test is None:
+        return pool.x, pool.y, source
+    return np.concatenate([pool.x, own_test.x]), np.concatenate([pool.y, own_test.y]), source
+
+
+def predict_labelled(
+    target: EvaluationTarget, data: Path, engine: InferenceEngine | str | None = None
+) -> tuple[SplitPredictions, str]:
+    """Run the model on every image of `data` (see `load_labelled`)."""
+    from digitcli.data import fingerprint
+
+    engine = choose_engine(target, engine)
+    started = time.perf_counter()
+    x, y, source = load_labelled(data)
+    data_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    logits, model_file = _logits(target, x, engine)
+    predictions = SplitPredictions(
+        x=x,
+        y=y,
+        logits=logits,
+        split=ALL_IMAGES,
+        source=source.value,
+        path=str(data),
+        fingerprint=fingerprint(x, y),
+        matches_run=None,
+        warnings=(),
+        data_seconds=data_seconds,
+        predict_seconds=time.perf_counter() - started,
+        engine=engine.value,
+        temperature=target.calibration.temperature,
+    )
+    return predictions, model_file
 
 
 def evaluation_output_path(

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from digitcli.builtin import builtin_home
 from digitcli.errors import DigitcliError, ExportError, ModelError, OutputError
 from digitcli.output_files import is_replaceable, make_folder, stream_descriptor, write_bytes
 from digitcli.runs import KERAS_FILE, resolve_model
@@ -48,6 +49,7 @@ class ExportResult:
     n_checked: int  # images run through both the Keras model and the export
     runtime: str  # what loaded the export back for the check
     seconds: float  # conversion plus verification
+    model: str = ""  # which model (runs.ModelFiles.label)
 
 
 # Python modules each format needs beyond TensorFlow/Keras, as (module, pip package) pairs.
@@ -307,10 +309,14 @@ def export_model(
     export_format = ExportFormat(export_format)
     check_requirements(export_format)
     files = resolve_model(source, default_root)
-    if files.keras is None:
+    if files.keras is None and files.builtin is None:
         where = files.run_dir if files.run_dir is not None else source
         raise ModelError(f"{where}: holds no {KERAS_FILE}; export needs the Keras model")
-    home = files.run_dir if files.run_dir is not None else files.keras.parent
+    if files.builtin is not None:  # the package's folder is read-only: export beside the user
+        home = builtin_home(files.builtin)
+    else:
+        assert files.keras is not None
+        home = files.run_dir if files.run_dir is not None else files.keras.parent
     target = output if output is not None else default_output(home, export_format)
     _check_output(target, export_format)
     # Stdout, a device, a FIFO or a link is written through once verified; the artifact is staged
@@ -322,10 +328,10 @@ def export_model(
 
     import numpy as np
 
-    from digitcli.model import load_keras_model
+    from digitcli.model import load_model_files
 
     started = time.perf_counter()
-    model = load_keras_model(files.keras)
+    model = load_model_files(files)  # the bundled model: built from weights.npz
     images = sample_images(n_images)
     # Calling the model also builds its traced signature, which Keras's ONNX exporter requires.
     expected = np.asarray(model(images, training=False))
@@ -388,4 +394,5 @@ def export_model(
         n_checked=len(images),
         runtime=runtime,
         seconds=time.perf_counter() - started,
+        model=files.label,
     )

@@ -11,6 +11,8 @@ from digitcli.layers import IMAGE_INPUT_SHAPE, plan
 if TYPE_CHECKING:
     import keras
 
+    from digitcli.runs import ModelFiles
+
 
 def build_model(model_config: ModelConfig, learning_rate: float = 0.001) -> keras.Model:
     """Build and compile the network described by `model_config`, one Keras layer per entry.
@@ -65,3 +67,30 @@ def load_keras_model(path: Path) -> keras.Model:
         raise ModelError(
             f"{path}: cannot load the Keras model (truncated or corrupt?): {exc}"
         ) from exc
+
+
+def model_from_weights(path: Path) -> keras.Model:
+    """The Keras model a weights.npz describes, built by the factory and holding those weights
+    (the bundled model ships no model.keras: this is its TensorFlow form)."""
+    from digitcli.layers import plan
+    from digitcli.weights import load_weights
+
+    stored = load_weights(path)
+    model = build_model(ModelConfig(input_size=stored.input_size, layers=list(stored.layers)))
+    for placed, arrays in zip(plan(stored.layers), stored.weights, strict=True):
+        if arrays:
+            model.get_layer(placed.name).set_weights(
+                [arrays[name] for name in placed.layer.weight_names]
+            )
+    return model
+
+
+def load_model_files(files: ModelFiles) -> keras.Model:
+    """The Keras model of `files`: its model.keras, else rebuilt from its weights.npz."""
+    from digitcli.errors import ModelError
+
+    if files.keras is not None:
+        return load_keras_model(files.keras)
+    if files.weights is None:
+        raise ModelError(f"{files.label}: no model file to load")
+    return model_from_weights(files.weights)

@@ -643,6 +643,11 @@ class PlotResult:
     def files(self) -> list[Path]:
         return [figure.path for figure in self.figures] + [self.report]
 
+    @property
+    def model(self) -> str:
+        """Which model (runs.ModelFiles.label)."""
+        return self.evaluation.model_name
+
 
 def _runs_to_compare(root: Path, warnings: list[str]) -> list[ComparedRun]:
     from digitcli.run_files import read_history, read_metrics
@@ -716,16 +721,21 @@ def plot_run(
 ) -> PlotResult:
     """Write every figure of FIGURES that applies to a run (with `all_runs`, also comparing every
     run of its results root) plus report.html."""
+    from digitcli.builtin import builtin_home, builtin_name
     from digitcli.output_files import make_folder
     from digitcli.report import ReportContent, write_report
     from digitcli.run_files import read_metrics, read_run_info
-    from digitcli.runs import CONFIG_FILE, resolve_run
+    from digitcli.runs import CONFIG_FILE, resolve_model, resolve_run
 
     started = time.perf_counter()
     fmt = PlotFormat(fmt)
-    run_dir = resolve_run(path, default_root)
+    builtin = builtin_name(str(path)) if path is not None else None
+    # The bundled model's folder is a run, inside the package: its plots go to ./builtin-<name>/.
+    run_dir = resolve_model(path).run_dir if builtin is not None else None
+    run_dir = run_dir or resolve_run(path, default_root)
     data, evaluation, warnings = read_plot_data(run_dir, all_runs=all_runs)
-    destination = out_dir if out_dir is not None else run_dir / PLOTS_DIR
+    home = builtin_home(builtin) if builtin is not None else run_dir
+    destination = out_dir if out_dir is not None else home / PLOTS_DIR
     make_folder(destination, "plots folder")
     figures = [
         _write(

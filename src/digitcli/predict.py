@@ -299,14 +299,14 @@ def _load_classifier(
         if model_files.keras is None:  # resolve_model never returns this, but be safe
             raise ModelError("no model file to load")
         return _tf_classifier(
-            model_files.keras,
+            model_files,
             temperature,
             note=f"{model_files.keras.parent}: no weights.npz, using the TensorFlow engine (slower)",
         )
-    if model_files.keras is None:
+    if model_files.keras is None and model_files.builtin is None:
         where = model_files.run_dir or model_files.weights
         raise ModelError(f"{where}: no model.keras for --engine tf (use --engine numpy)")
-    return _tf_classifier(model_files.keras, temperature)
+    return _tf_classifier(model_files, temperature)
 
 
 def model_calibration(model_files: ModelFiles) -> Calibration:
@@ -339,11 +339,16 @@ def _numpy_classifier(path: Path, temperature: float = 1.0) -> Classifier:
     return Classifier(InferenceEngine.numpy, path, classify, temperature=temperature)
 
 
-def _tf_classifier(path: Path, temperature: float = 1.0, note: str | None = None) -> Classifier:
-    from digitcli.model import load_keras_model
+def _tf_classifier(
+    model_files: ModelFiles, temperature: float = 1.0, note: str | None = None
+) -> Classifier:
+    """The Keras model: model.keras, or (the bundled model) built from weights.npz."""
+    from digitcli.model import load_model_files
     from digitcli.softmax import my_softmax_tf
 
-    model = load_keras_model(path)
+    path = model_files.keras or model_files.weights
+    assert path is not None  # resolve_model returns at least one of them
+    model = load_model_files(model_files)
     shape = model.input_shape
     _check_input_size(shape[-1] if isinstance(shape, tuple) else None, path)
 

@@ -24,16 +24,17 @@ if TYPE_CHECKING:
 
 CSV_HEADER = (
     *("path", "digit", "confidence", "top3", "error", "unsure", "status", "reason"),
-    *("number", "boxes"),
+    *("number", "boxes", "model"),
 )
 
 
 class RecordWriter:
     """Text for the start, for each record and for the end of the output; no text by default."""
 
-    def __init__(self, out: TextIO, *, color: bool = True) -> None:
+    def __init__(self, out: TextIO, *, color: bool = True, model: str | None = None) -> None:
         self.out = out
         self.color = color
+        self.model = model  # which model answered (runs.ModelFiles.label): csv/json/jsonl say it
 
     def start(self) -> str:
         return ""
@@ -65,8 +66,8 @@ def json_record(record: PredictionRecord) -> dict[str, object]:
     return document
 
 
-def _json_document(record: PredictionRecord) -> str:
-    return json.dumps(json_record(record))
+def _json_document(record: PredictionRecord, model: str | None) -> str:
+    return json.dumps({**json_record(record), "model": model})
 
 
 def answer(record: PredictionRecord) -> str:
@@ -117,13 +118,13 @@ class CsvWriter(RecordWriter):
     def record(self, record: PredictionRecord) -> str:
         doubt = ["true" if record.unsure else "false", record.status, record.reason or ""]
         if record.error is not None:
-            return self._row([record.path, "", "", "", record.error, *doubt, "", ""])
+            return self._row([record.path, "", "", "", record.error, *doubt, "", "", self.model])
         top3 = " ".join(f"{digit}:{probability:.6f}" for digit, probability in record.top3)
         digit = "" if record.digit is None else record.digit
         return self._row(
             [
                 *(record.path, digit, f"{record.confidence:.6f}", top3, "", *doubt),
-                *(record.number or "", boxes_text(record)),
+                *(record.number or "", boxes_text(record), self.model),
             ]
         )
 
@@ -132,19 +133,19 @@ class JsonlWriter(RecordWriter):
     """One JSON object per line."""
 
     def record(self, record: PredictionRecord) -> str:
-        return _json_document(record) + "\n"
+        return _json_document(record, self.model) + "\n"
 
 
 class JsonWriter(RecordWriter):
     """One JSON array, streamed one element per line."""
 
-    def __init__(self, out: TextIO, *, color: bool = True) -> None:
-        super().__init__(out, color=color)
+    def __init__(self, out: TextIO, *, color: bool = True, model: str | None = None) -> None:
+        super().__init__(out, color=color, model=model)
         self.written = 0
 
     def record(self, record: PredictionRecord) -> str:
         self.written += 1
-        return ("[\n" if self.written == 1 else ",\n") + _json_document(record)
+        return ("[\n" if self.written == 1 else ",\n") + _json_document(record, self.model)
 
     def finish(self) -> str:
         return "\n]\n" if self.written else "[]\n"
@@ -153,8 +154,8 @@ class JsonWriter(RecordWriter):
 class TableWriter(RecordWriter):
     """A Rich table for people at a terminal, printed once every record is in."""
 
-    def __init__(self, out: TextIO, *, color: bool = True) -> None:
-        super().__init__(out, color=color)
+    def __init__(self, out: TextIO, *, color: bool = True, model: str | None = None) -> None:
+        super().__init__(out, color=color, model=model)
         self.records: list[PredictionRecord] = []
 
     def record(self, record: PredictionRecord) -> str:
@@ -231,9 +232,11 @@ WRITERS: dict[PredictFormat, OutputFormatEntry] = {
 }
 
 
-def open_writer(fmt: PredictFormat | str, out: TextIO, *, color: bool = True) -> RecordWriter:
-    """The writer for `fmt`, its start already written to `out`."""
-    writer = WRITERS[PredictFormat(fmt)].writer(out, color=color)
+def open_writer(
+    fmt: PredictFormat | str, out: TextIO, *, color: bool = True, model: str | None = None
+) -> RecordWriter:
+    """The writer for `fmt`, its start already written to `out`; `model` names the model."""
+    writer = WRITERS[PredictFormat(fmt)].writer(out, color=color, model=model)
     _emit(out, writer.start())
     return writer
 

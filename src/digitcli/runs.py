@@ -18,6 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from digitcli.builtin import (
+    BUILTIN,
+    DEFAULT_BUILTIN,
+    builtin_label,
+    builtin_name,
+    builtin_names,
+    bundled_dir,
+)
 from digitcli.errors import ModelError, OutputError, RunNotFoundError, UsageError
 from digitcli.output_files import make_folder, write_text
 
@@ -216,10 +224,44 @@ class ModelFiles:
     run_dir: Path | None
     weights: Path | None  # weights.npz for the NumPy engine
     keras: Path | None  # model.keras for the TensorFlow engine
+    builtin: str | None = None  # the bundled model's name (builtin.py): read-only, no model.keras
+
+    @property
+    def label(self) -> str:
+        """Which model this is, for the user: `builtin real-pictures (bundled)`, or its path."""
+        if self.builtin is not None:
+            return builtin_label(self.builtin)
+        return str(self.run_dir or self.weights or self.keras)
 
 
-def resolve_model(path: Path | None, default_root: Path = Path("results")) -> ModelFiles:
-    """Model files from a run directory, a results root, a .keras file or a weights .npz file."""
+def resolve_builtin(name: str) -> ModelFiles:
+    """The bundled model `name` (`builtin` on the command line names the default one)."""
+    folder = bundled_dir(name)
+    if not (folder / WEIGHTS_FILE).is_file():
+        known = ", ".join(builtin_names()) or "none in this installation"
+        raise ModelError(f"{BUILTIN}:{name}: no such bundled model (bundled: {known})")
+    return ModelFiles(folder, folder / WEIGHTS_FILE, None, builtin=name)
+
+
+def resolve_model(
+    path: Path | None,
+    default_root: Path = Path("results"),
+    *,
+    builtin_fallback: bool = False,
+) -> ModelFiles:
+    """Model files from a run directory, a results root, a .keras file, a weights .npz file, or
+    `builtin` (the bundled model; `builtin:<name>` for another one). This is the one place that
+    decides which model a command uses.
+
+    With `builtin_fallback` and no path, the bundled model stands in when `default_root` holds no
+    run at all (a fresh install); a broken `latest` pointer is still an error.
+    """
+    if path is not None:
+        name = builtin_name(str(path))
+        if name is not None:
+            return resolve_builtin(name)
+    elif builtin_fallback and latest_run(default_root) is None:
+        return resolve_builtin(DEFAULT_BUILTIN)
     if path is not None and path.is_file() and path.name != LATEST_POINTER:
         suffix = path.suffix.lower()
         run_dir = path.parent if is_run_dir(path.parent) else None
@@ -231,6 +273,8 @@ def resolve_model(path: Path | None, default_root: Path = Path("results")) -> Mo
             return ModelFiles(run_dir, sibling_weights if sibling_weights.is_file() else None, path)
         raise ModelError(f"{path}: not a model file (expected a run directory, .keras or .npz)")
     run_dir = resolve_run(path, default_root)
+    if run_dir.resolve().parent == bundled_dir(DEFAULT_BUILTIN).parent:  # named by its path
+        return resolve_builtin(run_dir.resolve().name)
     weights, keras_file = run_dir / WEIGHTS_FILE, run_dir / KERAS_FILE
     if not weights.is_file() and not keras_file.is_file():
         raise ModelError(f"{run_dir}: holds neither {WEIGHTS_FILE} nor {KERAS_FILE}")

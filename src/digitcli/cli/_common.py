@@ -75,6 +75,27 @@ RunSetOption = Annotated[
 ]
 
 
+def run_model_option(what: str) -> Any:
+    """`--model/-m`: the same as the command's RUN argument (the two cannot both be given)."""
+    return typer.Option(
+        "--model",
+        "-m",
+        metavar="MODEL",
+        help=f"The model to {what}: a run directory, results folder, model file, or builtin (the "
+        "model bundled with digitcli); the same as RUN.",
+        show_default=False,
+    )
+
+
+def pick_model(run: Path | None, model: Path | None) -> Path | None:
+    """RUN or --model, whichever was given."""
+    from digitcli.errors import UsageError
+
+    if run is not None and model is not None:
+        raise UsageError(f"give the model once: RUN ({run}) or --model ({model}), not both")
+    return model if model is not None else run
+
+
 @dataclass
 class Settings:
     debug: bool = False

@@ -18,6 +18,8 @@ from digitcli.cli._common import (
     RunSetOption,
     handle_errors,
     info,
+    run_model_option,
+    pick_model,
     stdout_console,
     stdout_is_terminal,
 )
@@ -26,12 +28,17 @@ from digitcli.vocabulary import InferenceEngine, SplitName
 if TYPE_CHECKING:
     from digitcli.evaluation import Evaluation
 
+ALL_IMAGES = "all"  # evaluation.ALL_IMAGES, without importing NumPy at start-up
+
 
 EVALUATE_HELP = """Score a trained model: accuracy, loss, errors, per-digit scores, confusion matrix.
 
-RUN is a run directory, a results folder (its latest run) or a model file (.keras / .npz) beside a
-run's config.yaml; by default the latest run under ./results. The data is rebuilt from the run's
-saved config, so the default is the run's own test split; --config / --set change it.
+RUN (or --model) is a run directory, a results folder (its latest run), a model file (.keras /
+.npz) beside a run's config.yaml, or builtin (the model bundled with digitcli); by default the
+latest run under ./results. The data is rebuilt from the run's saved config, so the default is the
+run's own test split; --config / --set change it. --data scores your own labelled pictures instead:
+a folder with subfolders 0-9 (every picture read as predict reads it) or a Keras-layout .npz
+(x_train and x_test together), every image, no split.
 
 Examples:
 
@@ -44,6 +51,8 @@ Examples:
   digitcli evaluate --min-accuracy 0.95               # exit code 4 when below (CI gate)
 
   digitcli evaluate --set data.source=mnist --set data.path=mnist.npz   # another dataset
+
+  digitcli evaluate --model builtin --data my-digits/    # your pictures, in subfolders 0-9
 
 A model file is evaluated with its own engine: model.keras with TensorFlow, weights.npz with \
 NumPy; a run directory with NumPy (TensorFlow when it has no weights.npz).
@@ -62,11 +71,17 @@ def _ratio(value: float) -> str:
 def _summary_rows(evaluation: Evaluation) -> list[tuple[str, str]]:
     scores = evaluation.scores
     same = {True: "same as training", False: "differs from training", None: "training data unknown"}
+    part = (
+        f"every image of {evaluation.data_path}"
+        if evaluation.split == ALL_IMAGES
+        else f"{evaluation.split} split"
+    )
     return [
+        ("model", evaluation.model_name),
         ("run", evaluation.run),
         (
             "data",
-            f"{evaluation.source} {evaluation.split} split, {scores.n_images} images "
+            f"{evaluation.source} {part}, {scores.n_images} images "
             f"(fingerprint {evaluation.fingerprint}, {same[evaluation.matches_run]})",
         ),
         ("engine", evaluation.engine),
@@ -195,6 +210,18 @@ def evaluate_command(
             show_default=False,
         ),
     ] = None,
+    model: Annotated[Path | None, run_model_option("evaluate")] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            "-d",
+            metavar="PATH",
+            help="Score every image of a labelled folder (subfolders 0-9) or Keras-layout .npz "
+            "instead of the run's data.",
+            show_default=False,
+        ),
+    ] = None,
     config: RunConfigOption = None,
     overrides: RunSetOption = None,
     split: Annotated[
@@ -238,12 +265,14 @@ def evaluate_command(
     from digitcli.output_files import STDOUT
 
     evaluation = evaluate_run(
-        run,
+        pick_model(run, model),
         config_file=config,
         overrides=list(overrides or []),
         split=split,
         engine=engine,
+        data=data,
     )
+    info(f"model: {evaluation.model_name}")
     for warning in evaluation.warnings:
         print(f"warning: {warning}", file=sys.stderr, flush=True)
     to_stdout = output == STDOUT  # the JSON document is the output: no tables beside it

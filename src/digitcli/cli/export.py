@@ -8,7 +8,13 @@ from typing import Annotated
 
 import typer
 
-from digitcli.cli._common import handle_errors, info, stderr_is_terminal
+from digitcli.cli._common import (
+    handle_errors,
+    info,
+    pick_model,
+    run_model_option,
+    stderr_is_terminal,
+)
 from digitcli.vocabulary import ExportFormat
 
 # Rich renders help text: a paragraph is one line (hence the trailing backslashes) and "[" starts
@@ -39,10 +45,12 @@ def export_command(
         Path | None,
         typer.Argument(
             metavar="RUN",
-            help="Run directory, results folder (its latest run) or .keras file (default: latest run).",
+            help="Run directory, results folder (its latest run), .keras file or builtin (the "
+            "bundled model; written to ./builtin-real-pictures/export/) (default: latest run).",
             show_default=False,
         ),
     ] = None,
+    model: Annotated[Path | None, run_model_option("export")] = None,
     export_format: Annotated[
         ExportFormat,
         typer.Option("--format", "-f", help="savedmodel (a folder), tflite or onnx (one file)."),
@@ -71,7 +79,8 @@ def export_command(
         raise UsageError("--output - writes the model to stdout; drop --json (or give a file)")
     if stderr_is_terminal():  # a hint while TensorFlow loads; logs keep errors to one line
         info(f"exporting as {export_format.value} ...")
-    result = export_model(run, export_format, output)
+    result = export_model(pick_model(run, model), export_format, output)
+    info(f"model: {result.model}")
     info(
         f"verified with {result.runtime} on {result.n_checked} images: "
         f"max abs diff {result.max_abs_diff:.2e} ({result.seconds:.1f} s)"
@@ -79,6 +88,7 @@ def export_command(
     if as_json:
         document = {
             "path": str(result.path),
+            "model": result.model,
             "format": result.format.value,
             "max_abs_diff": result.max_abs_diff,
             "n_checked": result.n_checked,

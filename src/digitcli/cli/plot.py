@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from digitcli.cli._common import handle_errors, info
+from digitcli.cli._common import handle_errors, info, pick_model, run_model_option
 from digitcli.plotting import FIGURES
 from digitcli.vocabulary import PlotFormat
 
@@ -48,10 +48,12 @@ def plot_command(
         Path | None,
         typer.Argument(
             metavar="PATH",
-            help="Run directory or results folder (default: ./results, its latest run).",
+            help="Run directory, results folder or builtin (the bundled model; figures go to "
+            "./builtin-real-pictures/plots/) (default: ./results, its latest run).",
             show_default=False,
         ),
     ] = None,
+    model: Annotated[Path | None, run_model_option("plot")] = None,
     all_runs: Annotated[
         bool, typer.Option("--all", help="Also compare every run in the results folder.")
     ] = False,
@@ -70,7 +72,8 @@ def plot_command(
 ) -> None:
     from digitcli.plotting import plot_run
 
-    result = plot_run(path, out_dir=output, fmt=fmt, all_runs=all_runs)
+    result = plot_run(pick_model(path, model), out_dir=output, fmt=fmt, all_runs=all_runs)
+    info(f"model: {result.model}")
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr, flush=True)
     for file in result.files:

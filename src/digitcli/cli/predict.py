@@ -81,8 +81,9 @@ def predict_command(
     model: Annotated[
         Path | None,
         model_option(
-            "A run directory, a results folder (its latest run), or a .npz/.keras model file. "
-            "\\[default: the latest run under ./results]"
+            "A run directory, a results folder (its latest run), a .npz/.keras model file, or "
+            "builtin (the model bundled with digitcli). \\[default: the latest run under "
+            "./results; the bundled model when there is none]"
         ),
     ] = None,
     engine: Annotated[
@@ -198,7 +199,9 @@ def predict_command(
         raise UsageError("no inputs: standard input held no paths")
     for name, count in several_frames(items):
         info(f"warning: {name}: holds {count} frames or pages; only the first is read")
-    classifier = load_classifier(resolve_model(model), engine)
+    model_files = resolve_model(model, builtin_fallback=True)
+    info(f"model: {model_files.label}")
+    classifier = load_classifier(model_files, engine)
     if classifier.note:
         info(classifier.note)
     if min_confidence is None:
@@ -227,7 +230,7 @@ def predict_command(
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(errors="surrogateescape")
-    done, failed, unsure, no_digit = _render(chunks, fmt)
+    done, failed, unsure, no_digit = _render(chunks, fmt, model_files.label)
     unread = failed - no_digit
     if fail_on_unsure and (unsure or no_digit) and not unread:
         parts = [f"{unsure} unsure (confidence below {min_confidence:g})"] if unsure else []
@@ -242,14 +245,14 @@ def predict_command(
 
 
 def _render(
-    chunks: Iterable[list[PredictionRecord]], fmt: PredictFormat
+    chunks: Iterable[list[PredictionRecord]], fmt: PredictFormat, model: str
 ) -> tuple[int, int, int, int]:
     """Write the records as they come, a chunk at a time; return the counts of inputs predicted,
     failed (no digit found included), unsure, and with no digit found."""
     from digitcli.predict_writers import close_writer, open_writer, write_chunk
 
     done = failed = unsure = no_digit = 0
-    writer = open_writer(fmt, sys.stdout, color=color_enabled())
+    writer = open_writer(fmt, sys.stdout, color=color_enabled(), model=model)
     try:
         for records in chunks:
             problems = [f"error: {r.path}: {r.error}\n" for r in records if r.error is not None]

@@ -51,8 +51,8 @@ def serve_command(
     model: Annotated[
         Path | None,
         model_option(
-            "A run directory, a results folder (its latest run), or a weights .npz file. "
-            "\\[default: the latest run under ./results]"
+            "A run directory, a results folder (its latest run), a weights .npz file, or "
+            "builtin (the bundled model). \\[default: the latest run under ./results]"
         ),
     ] = None,
     host: Annotated[
@@ -122,7 +122,8 @@ def serve_command(
         ) from None
 
     limits = Limits(max_upload_bytes, max_pixels, timeout, threads, workers)
-    files = resolve_model(model)
+    files = resolve_model(model, builtin_fallback=True)
+    info(f"model: {files.label}")
 
     def announce(address: Address, name: str) -> None:
         if host not in _LOCAL_HOSTS:
