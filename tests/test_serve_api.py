@@ -91,6 +91,7 @@ def test_predict_returns_the_record_predict_json_prints(
     assert document.pop("model") == trained_run.name
     assert document.pop("path") == "upload"
     expected.pop("path")
+    assert expected.pop("model") == str(trained_run)  # predict names the model as given
     assert document == expected
 
 
@@ -370,7 +371,9 @@ def test_serve_on_a_taken_port_is_one_error_line(runner: CliRunner, trained_run:
         port = taken.getsockname()[1]
         result = runner.invoke(cli_app, ["serve", "--model", str(trained_run), "--port", str(port)])
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}: ")
+    model_line, error = result.stderr.splitlines()  # which model it loaded, then the one error
+    assert model_line == f"model: {trained_run}"
+    assert error.startswith(f"error: cannot listen on 127.0.0.1:{port}: ")
 
 
 def test_serve_help_names_the_extra_to_install(runner: CliRunner) -> None:

@@ -126,6 +126,7 @@ def model_card(config: Config, metrics: dict[str, Any], seconds: float) -> str:
             *((f"eval:{name}", "evaluation only, every image") for name in EVALUATION_SETS),
         ]
     )
+    # A literal block: the card is Markdown with the figures filled in.
     return f"""# Model card: builtin real-pictures
 
 The model digitcli uses when no run is trained (`digitcli predict photo.jpg` on a fresh install),
@@ -155,8 +156,8 @@ machine. Confidence is calibrated by temperature scaling on the validation split
 | optdigits | 2,880 32x32 bitmaps of NIST forms, 30 writers (training part, used four times) | UCI Machine Learning Repository; CC BY 4.0 |
 | Semeion | 1,195 16x16 thresholded scans, about 80 writers (training part, used eight times) | UCI Machine Learning Repository; CC BY 4.0 |
 
-A tenth of each source's training part is held out for validation; each source's own test split
-is never trained on. The evaluation-only sets (phone photos, Apache-2.0; drawn_28px, MIT) were
+{100 * config.data.validation_fraction:g}% of each source's training part is held out for
+validation; each source's own test split is never trained on. The evaluation-only sets (phone photos, Apache-2.0; drawn_28px, MIT) were
 never trained on or tuned against image by image.
 
 ## Accuracy

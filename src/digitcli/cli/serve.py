@@ -122,7 +122,7 @@ def serve_command(
         ) from None
 
     limits = Limits(max_upload_bytes, max_pixels, timeout, threads, workers)
-    files = resolve_model(model, builtin_fallback=True)
+    files = resolve_model(model)
     info(f"model: {files.label}")
 
     def announce(address: Address, name: str) -> None:
