@@ -339,5 +339,8 @@ def test_animated_gif_reads_its_first_frame_and_says_so(
     first.save("anim.gif", save_all=True, append_images=frames, duration=100)
     result = invoke(runner, trained_run, "anim.gif", "--format", "csv")
     assert result.exit_code == 0, result.stderr
-    assert result.stderr == "warning: anim.gif: holds 3 frames or pages; only the first is read\n"
+    assert result.stderr == (
+        "warning: anim.gif: holds 3 frames or pages; only the first is read\n"
+        f"model: {trained_run}\n"
+    )
     assert next(csv.DictReader(io.StringIO(result.stdout)))["digit"] == str(images["photo.jpg"])

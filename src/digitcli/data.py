@@ -438,7 +438,7 @@ def _load_sources(config: DataConfig, entries: list[SourceEntry], seed: int) -> 
     else test_fraction of it), so no source's test images reach training; the training parts are
     repeated `repeat` times (oversampling) and joined, validation and test parts joined as they are.
     """
-    trains, validations, tests, warnings = [], [], {}, []
+    trains, validations, tests, warnings = [], [], {}, list[str]()
     for entry in entries:
         train, validation, test, _, said = _split_source(source_config(config, entry), seed)
         trains.append(_join([train] * entry.repeat))

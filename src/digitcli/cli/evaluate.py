@@ -18,8 +18,8 @@ from digitcli.cli._common import (
     RunSetOption,
     handle_errors,
     info,
-    run_model_option,
     pick_model,
+    run_model_option,
     stdout_console,
     stdout_is_terminal,
 )
