@@ -75,7 +75,8 @@ def _no_process_left() -> Iterator[None]:
 
 def start_predict(trained_run: Path, listing: Path, *options: str) -> subprocess.Popen[str]:
     process = subprocess.Popen(
-        digitcli("predict", "-", "--model", str(trained_run), *options),
+        # --quiet: predict's first line on stderr names the model; these tests watch the rest.
+        digitcli("--quiet", "predict", "-", "--model", str(trained_run), *options),
         stdin=listing.open(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -152,7 +153,7 @@ def test_sigterm_during_training_keeps_a_checkpoint_and_exits_143(tmp_path: Path
 
 @pytest.mark.parametrize(
     "args",
-    [["config", "show"], ["predict", "PICTURE", "--format", "csv", "--model", "RUN"]],
+    [["config", "show"], ["--quiet", "predict", "PICTURE", "--format", "csv", "--model", "RUN"]],
     ids=["config show", "predict"],
 )
 def test_a_full_stdout_is_one_line_and_exit_1(
