@@ -355,11 +355,29 @@ def test_a_request_over_the_time_limit_is_503_and_frees_the_client(
         release.set()
 
 
-def test_serve_without_a_model_is_one_error_line(runner: CliRunner) -> None:
-    result = runner.invoke(cli_app, ["serve", "--port", "0"])
+def test_serve_with_a_missing_model_is_one_error_line(runner: CliRunner) -> None:
+    result = runner.invoke(cli_app, ["serve", "--model", "no-such-run", "--port", "0"])
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: results: results folder not found")
+    assert result.stderr.startswith("error: no-such-run: ")
     assert result.stderr.count("\n") == 1
+
+
+def test_serve_without_a_run_uses_the_bundled_model(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    monkeypatch.chdir(tmp_path)  # no ./results here, as on a fresh install
+    # A taken port makes the server stop right after choosing its model.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = runner.invoke(cli_app, ["serve", "--port", str(port)])
+    assert result.exit_code == 1
+    model_line, error = result.stderr.splitlines()
+    assert model_line == "model: builtin real-pictures (bundled)"
+    assert error.startswith(f"error: cannot listen on 127.0.0.1:{port}: ")
 
 
 def test_serve_on_a_taken_port_is_one_error_line(runner: CliRunner, trained_run: Path) -> None:

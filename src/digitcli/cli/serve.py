@@ -122,7 +122,8 @@ def serve_command(
         ) from None
 
     limits = Limits(max_upload_bytes, max_pixels, timeout, threads, workers)
-    files = resolve_model(model)
+    # Like predict: a fresh install serves the bundled model rather than refusing to start.
+    files = resolve_model(model, builtin_fallback=True)
     info(f"model: {files.label}")
 
     def announce(address: Address, name: str) -> None:
