@@ -73,6 +73,18 @@ def test_bundled_weights_are_float32_and_read_real_pictures(real_pictures: dict[
     assert digits == list(real_pictures.values())
 
 
+def test_the_bundled_model_carries_its_own_threshold_and_predict_uses_it() -> None:
+    from digitcli.predict import load_classifier
+    from digitcli.run_files import read_calibration
+
+    threshold = read_calibration(bundled_dir()).min_confidence
+    assert threshold is not None and 0.5 < threshold < 1  # chosen on the validation split
+    assert load_classifier(resolve_model(Path(BUILTIN))).min_confidence == threshold
+    assert f"Answers below {threshold:g} are marked unsure" in (
+        bundled_dir() / "MODEL_CARD.md"
+    ).read_text(encoding="utf-8")
+
+
 def test_builtin_names_the_bundled_model_and_unknown_names_fail() -> None:
     files = resolve_model(Path("builtin"))
     assert files.builtin == DEFAULT_BUILTIN and files.keras is None

@@ -81,7 +81,7 @@ def bundle_run(
     """Write the bundled folder `target` from a run trained with `config` (output.dir aside)."""
     from digitcli.errors import ModelError
     from digitcli.output_files import write_json
-    from digitcli.run_files import read_metrics, read_run_info
+    from digitcli.run_files import read_calibration, read_metrics, read_run_info
 
     trained = load_config(run_dir / CONFIG_FILE)
     if trained.model_copy(update={"output": config.output}) != config:
@@ -96,7 +96,10 @@ def bundle_run(
     metrics.update(evaluation_metrics(staging / WEIGHTS_FILE, sets or EVALUATION_SETS))
     write_json(staging / METRICS_FILE, metrics)
     seconds = float(read_run_info(staging).get("wall_seconds", 0.0))
-    (staging / MODEL_CARD).write_text(model_card(config, metrics, seconds), encoding="utf-8")
+    threshold = read_calibration(staging).min_confidence
+    (staging / MODEL_CARD).write_text(
+        model_card(config, metrics, seconds, threshold), encoding="utf-8"
+    )
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     return target
@@ -109,7 +112,19 @@ def _percent(metrics: dict[str, Any], key: str) -> str:
     return f"{100 * entry['accuracy']:.2f}% ({entry['errors']} errors / {entry['total']})"
 
 
-def model_card(config: Config, metrics: dict[str, Any], seconds: float) -> str:
+def _threshold_note(min_confidence: float | None) -> str:
+    if min_confidence is None:
+        return ""
+    return (
+        f" Answers below {min_confidence:g} are marked unsure unless --min-confidence says"
+        "\notherwise: the largest threshold at which at most 2% of the validation digits are"
+        "\nunsure (it rejects more of the public test splits' digits, 2-3%: docs/accuracy.md)."
+    )
+
+
+def model_card(
+    config: Config, metrics: dict[str, Any], seconds: float, min_confidence: float | None = None
+) -> str:
     """MODEL_CARD.md: what the model is, what it learned from (and their licences), how well it
     reads each set, and where it is weak."""
     from digitcli.layers import parameter_count
@@ -145,7 +160,7 @@ Trained with the fast engine: {config.train.epochs} epochs, batch {config.train.
 Adam (learning rate {config.train.learning_rate}), augmentation on (shift, rotation, scale,
 stroke thickening and thinning), {seconds:.0f} s from start to finish on the 2-core build
 machine. Confidence is calibrated by temperature scaling on the validation split
-(calibration.json).
+(calibration.json).{_threshold_note(min_confidence)}
 
 ## Training data and licences
 
