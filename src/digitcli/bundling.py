@@ -118,7 +118,7 @@ def _threshold_note(min_confidence: float | None) -> str:
     return (
         f" Answers below {min_confidence:g} are marked unsure unless --min-confidence says"
         "\notherwise: the largest threshold at which at most 2% of the validation digits are"
-        "\nunsure (it rejects more of the public test splits' digits, 2-3%: docs/accuracy.md)."
+        "\nunsure and at least half of those are wrong answers (docs/accuracy.md)."
     )
 
 
