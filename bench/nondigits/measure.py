@@ -52,12 +52,14 @@ class Answer:
     group: str  # a non-digit kind, or a real set
     name: str  # glyph for non-digits
     label: int | None  # the true digit (None: not a digit)
-    digit: int | None  # predict's answer (None: no digit found, or an error)
-    confidence: float  # 0 when there is no answer
+    digit: int | None  # predict's answer (None: no digit found, an error, or several digits)
+    confidence: float  # 0 when there is no answer; several digits: the product of theirs
     status: str
 
     def rejected(self, threshold: float) -> bool:
-        return self.digit is None or self.confidence < threshold
+        # A reading of several digits ("00" for a %) is an answer, not a rejection: it is rejected
+        # only when unsure, like a single digit.
+        return self.status in ("no_digit", "error") or self.confidence < threshold
 
 
 def _answers(
