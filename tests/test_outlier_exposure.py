@@ -17,7 +17,6 @@ from digitcli.data import load_dataset
 from digitcli.engines import fit, outlier_exposure_loss
 from digitcli.negatives import (
     ASCII_GLYPHS,
-    HAND,
     NOT_A_DIGIT,
     UNICODE_GLYPHS,
     make_negatives,
@@ -65,16 +64,34 @@ def _measure_glyphs() -> dict[str, tuple[str, ...]]:
     return {**glyphs, "fonts": fonts}
 
 
-def test_training_negatives_share_no_glyph_or_font_with_the_measured_set() -> None:
+def test_training_negatives_share_no_font_or_hand_with_the_measured_set() -> None:
+    # Split by hand, not by glyph: the measured set's letters are typed in DejaVu and drawn from
+    # make_set.py's own templates; the training ones in other fonts and Hershey's hands.
     from digitcli.negatives import FONTS
 
     measured = _measure_glyphs()
-    seen = {
-        glyph.lower() for kind, glyphs in measured.items() if kind != "fonts" for glyph in glyphs
-    }
-    trained = {glyph.lower() for glyph in ASCII_GLYPHS + UNICODE_GLYPHS} | set(HAND)
-    assert not seen & {glyph.lower() for glyph in trained}
     assert not set(measured["fonts"]) & set(FONTS)
+    make_set = (REPO / "bench" / "nondigits" / "make_set.py").read_text()
+    assert "Hershey" not in make_set and "negatives" not in make_set.split('"""', 2)[2]
+
+
+def test_training_negatives_leave_out_glyphs_that_pass_for_digits() -> None:
+    from digitcli.negatives import HERSHEY_LETTERS, HERSHEY_SYMBOLS
+
+    trained = set(ASCII_GLYPHS + UNICODE_GLYPHS + HERSHEY_LETTERS + HERSHEY_SYMBOLS)
+    assert not trained & set("0123456789OoQIiJjl|()[]{}/ZzBbGgqy")
+
+
+def test_hershey_glyphs_are_strokes_in_a_unit_box() -> None:
+    from digitcli.negatives import hershey_strokes
+
+    (letter_a,) = hershey_strokes("futural", "A")
+    points = np.array([point for stroke in letter_a for point in stroke])
+    assert len(letter_a) == 3  # two slants and the bar
+    assert points.min() >= 0 and points.max() <= 1 + 1e-9
+    # y points down: the apex of an A is at the top.
+    apex = points[np.argmin(points[:, 1])]
+    assert abs(apex[0] - 0.5 * np.ptp(points[:, 0])) < 0.1
 
 
 @pytest.mark.slow

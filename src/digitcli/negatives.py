@@ -5,15 +5,19 @@ are not digits, with the uniform distribution over the ten digits as their targe
 ten outputs but learns to be unsure off digits. `predict --min-confidence` then turns that doubt
 into an "unsure" answer for letters, symbols and drawings.
 
-The pictures are letters, symbols and doodles: typed in matplotlib's Computer Modern and STIX fonts,
-and hand-drawn from jittered stroke templates with pens of several widths, plus random scribbles.
-They are drawn light on dark, 28x28, and go through `canonicalize_batch` like every data source.
+The pictures: letters and symbols in Hershey's stroke fonts (ten hands: upright, roman, italic,
+script, gothic) and the shapes of its `symbolic` font; letters and symbols typed in matplotlib's
+Computer Modern and STIX fonts; drawings (faces, hearts, stars, spirals, suns, houses, waves); a
+few hand-made templates; made-up glyphs of random strokes; scribbles. Strokes are warped smoothly
+and drawn with pens of several widths, light on dark, 28x28, then go through `canonicalize_batch`
+like every data source.
 
-This set is kept apart from bench/nondigits/ (the set the rejection rate is measured on): other
-glyphs (no A, C, E, S, %, ?, +, =, smiley ...: nothing of the measured set, nor its lower or upper
-case twin), other fonts (no DejaVu), its own seeds. Glyphs that look like digits when written (O,
-o, I, l, Z, S, B, G, q, g, b, J, brackets, beta, delta, section sign) are left out: a uniform
-target for them would teach the network to doubt real digits.
+Kept apart from bench/nondigits/ (the set the rejection rate is measured on) by hand, not by glyph:
+none of its fonts (DejaVu), stroke templates, renderer or seeds. Letters and symbols are what users
+write, so every one that does not pass for a digit is here. Left out because they do in
+handwriting: O o Q (0), I i J j l and brackets (1), Z z (2), B (8), b G (6), g q y (9, 4), and the
+Hershey circle, dots, bars and arcs; a uniform target for them would teach the network to doubt
+real digits.
 """
 
 from __future__ import annotations
@@ -40,9 +44,9 @@ FONTS = (
     "STIXGeneralBol.ttf",
 )
 # Typed glyphs: the cm fonts hold ASCII only, STIX the rest too.
-# The letters the measured set leaves (in either case) that do not look like digits. The cm fonts
-# draw < > as ¡ ¿ (like a 1); tiny marks such as ; ~ blow up to blobs in the 20x20 box.
-ASCII_GLYPHS = "DLQd"
+# The letters and symbols that do not look like digits (as in Hershey's below). The cm fonts draw
+# < > as ¡ ¿ (like a 1); tiny marks such as ; ~ blow up to blobs in the 20x20 box.
+ASCII_GLYPHS = "ACDEFHKLMNPRSTUVWXYacdefhkmnprstuvwx!#$%&*+=?@"
 UNICODE_GLYPHS = "αγλμπωΣΔΩΨ€£¥©®±÷∞∑→←↑↓♠♣★"
 
 Point = tuple[float, float]
@@ -169,25 +173,176 @@ def font_folder() -> Path:
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 
 
+# Hershey's stroke fonts (the Hershey-Fonts package): letters and symbols as pen strokes, in
+# upright, roman, italic, script and gothic hands, drawn with the pens of `_hand`. Unlike the
+# bench's set, these are all letters that do not pass for digits when written, in every hand.
+HERSHEY_HANDS = (
+    "futural",
+    "futuram",
+    "rowmans",
+    "rowmand",
+    "scripts",
+    "scriptc",
+    "cursive",
+    "timesr",
+    "timesi",
+    "gothgbt",
+)
+# Left out, as in ASCII_GLYPHS: O o Q (0), I i J j l (1), Z z (2), B (8), b G (6), g q y (9, 4).
+HERSHEY_LETTERS = "ACDEFHKLMNPRSTUVWXYacdefhkmnprstuvwx"
+HERSHEY_SYMBOLS = "!#$%&*+<=>?@~"
+# The `symbolic` font's shapes (by its character codes): caret, triangles, square, diamond, star,
+# plus, cross, asterisk, flag, anchor, bell, trees, clover, spade, heart, club ... not its circle,
+# dots, bars and arcs, which a network must keep reading as 0 and 1.
+HERSHEY_SHAPES = "EGIJKLMNOVWXZ[^`abcdhiknopq"
+
+
+def hershey_strokes(font: str, glyphs: str) -> list[list[Stroke]]:
+    """The pen strokes of each of `glyphs` in Hershey `font`, each in a unit box (x right, y down);
+    a glyph the font lacks gives an empty list."""
+    from HersheyFonts import HersheyFonts
+
+    hershey = HersheyFonts()
+    hershey.load_default_font(font)
+    hershey.normalize_rendering(100)
+    table: list[list[Stroke]] = []
+    for glyph in glyphs:
+        strokes = [
+            [(float(x), float(y)) for x, y in stroke]
+            for stroke in hershey.strokes_for_text(glyph)
+            if len(stroke) > 1
+        ]
+        if not strokes:
+            table.append([])
+            continue
+        flat = np.array([point for stroke in strokes for point in stroke])
+        left, top = float(flat[:, 0].min()), float(flat[:, 1].max())  # Hershey's y points up
+        span = max(1e-6, float(np.ptp(flat, axis=0).max()))
+        table.append([[((x - left) / span, (top - y) / span) for x, y in s] for s in strokes])
+    return table
+
+
+def _hershey_table() -> list[list[Stroke]]:
+    table = [
+        strokes
+        for font in HERSHEY_HANDS
+        for strokes in hershey_strokes(font, HERSHEY_LETTERS + HERSHEY_SYMBOLS)
+    ] + hershey_strokes("symbolic", HERSHEY_SHAPES)
+    return [strokes for strokes in table if strokes]
+
+
+def _wobble(rng: np.random.Generator, strokes: Sequence[Stroke]) -> list[Stroke]:
+    # A hand's error is smooth, not per point: a slow random warp of the whole glyph.
+    ax, ay = rng.normal(0, 0.04, 2)
+    fx, fy = rng.uniform(0.5, 1.5, 2)
+    px, py = rng.uniform(0, 2 * math.pi, 2)
+    return [
+        [
+            (
+                x + ax * math.sin(2 * math.pi * fx * y + px),
+                y + ay * math.sin(2 * math.pi * fy * x + py),
+            )
+            for x, y in stroke
+        ]
+        for stroke in strokes
+    ]
+
+
+def _doodle(rng: np.random.Generator) -> list[Stroke]:
+    """A drawing people make instead of a digit: a face, heart, star, spiral, sun, house or wave."""
+    kind = int(rng.integers(7))
+    if kind == 0:  # a face: a round outline with eyes and a mouth inside
+        eye = rng.uniform(0.04, 0.1)
+        mouth = rng.uniform(0.5, 1.2) * (1 if rng.random() < 0.7 else -1)
+        smile_y = 0.62 if mouth > 0 else 0.75
+        return [
+            _arc(0.5, 0.5, 0.5, 0.5, rng.uniform(0, 6.3), 2 * math.pi + 0.15),
+            _arc(0.35, 0.38, eye, eye, 0.0, 6.4),
+            _arc(0.65, 0.38, eye, eye, 0.0, 6.4),
+            _arc(0.5, smile_y, 0.22, 0.12, math.pi / 2 - mouth, 2 * mouth),
+        ]
+    if kind == 1:  # a heart
+        return [
+            [
+                (
+                    0.5 + 0.03 * 16 * math.sin(t) ** 3,
+                    0.45 - 0.03 * (13 * math.cos(t) - 5 * math.cos(2 * t) - 2 * math.cos(3 * t)),
+                )
+                for t in np.linspace(0, 2 * math.pi, 40)
+            ]
+        ]
+    if kind == 2:  # a star of five to seven points, outlined or drawn in one stroke
+        points = int(rng.integers(5, 8))
+        inner = rng.uniform(0.2, 0.45)
+        corners = [
+            (
+                0.5 + (0.5 if i % 2 == 0 else inner) * math.sin(math.pi * i / points),
+                0.5 - (0.5 if i % 2 == 0 else inner) * math.cos(math.pi * i / points),
+            )
+            for i in range(2 * points + 1)
+        ]
+        return [corners]
+    if kind == 3:  # a spiral
+        turns = rng.uniform(1.8, 3.5)
+        return [
+            [
+                (
+                    0.5 + 0.5 * t * math.cos(2 * math.pi * turns * t),
+                    0.5 + 0.5 * t * math.sin(2 * math.pi * turns * t),
+                )
+                for t in np.linspace(0.02, 1, 60)
+            ]
+        ]
+    if kind == 4:  # a sun: a small circle with rays
+        rays = int(rng.integers(6, 11))
+        strokes = [_arc(0.5, 0.5, 0.22, 0.22, 0.0, 6.4)]
+        for i in range(rays):
+            angle = 2 * math.pi * i / rays
+            strokes.append(
+                [
+                    (0.5 + 0.3 * math.cos(angle), 0.5 + 0.3 * math.sin(angle)),
+                    (0.5 + 0.5 * math.cos(angle), 0.5 + 0.5 * math.sin(angle)),
+                ]
+            )
+        return strokes
+    if kind == 5:  # a house: a box with a roof, maybe a door
+        strokes = [
+            [(0.1, 0.45), (0.1, 1.0), (0.9, 1.0), (0.9, 0.45)],
+            [(0.0, 0.5), (0.5, 0.0), (1.0, 0.5)],
+        ]
+        if rng.random() < 0.6:
+            strokes.append([(0.4, 1.0), (0.4, 0.7), (0.6, 0.7), (0.6, 1.0)])
+        return strokes
+    # a wave or zigzag across
+    waves = rng.uniform(1.5, 3.5)
+    return [[(t, 0.5 + 0.35 * math.sin(2 * math.pi * waves * t)) for t in np.linspace(0, 1, 40)]]
+
+
 def make_negatives(count: int, seed: int) -> np.ndarray:
-    """`count` canonical non-digit images, (count, 400) float32: typed glyphs (35%), hand-drawn
-    templates (20%), scribbles (15%) and made-up glyphs of three to five strokes (30%)."""
+    """`count` canonical non-digit images, (count, 400) float32: letters and symbols in Hershey's
+    stroke hands (35%), typed glyphs (15%), drawings (15%), the hand-drawn templates (10%),
+    made-up glyphs of three to five strokes (15%) and scribbles (10%)."""
     from digitcli.preprocess import canonicalize_batch
 
     rng = np.random.default_rng([seed, 0x0E])
     fonts = font_folder()
     names = sorted(HAND)
+    hershey = _hershey_table()
     raw = np.zeros((count, SIDE, SIDE), dtype=np.float32)
     for index in range(count):
         kind = rng.random()
         if kind < 0.35:
+            raw[index] = _hand(rng, _wobble(rng, hershey[int(rng.integers(len(hershey)))]))
+        elif kind < 0.5:
             raw[index] = _typed(rng, fonts)
-        elif kind < 0.55:
+        elif kind < 0.65:
+            raw[index] = _hand(rng, _wobble(rng, _doodle(rng)))
+        elif kind < 0.75:
             raw[index] = _hand(rng, HAND[names[int(rng.integers(len(names)))]])
-        elif kind < 0.7:
-            raw[index] = _hand(rng, _scribble(rng))
-        else:
+        elif kind < 0.9:
             raw[index] = _hand(rng, _pseudo_glyph(rng))
+        else:
+            raw[index] = _hand(rng, _scribble(rng))
     canonical = canonicalize_batch(raw, Invert.no).reshape(count, INPUT_SIZE)
     # A glyph the font lacks, or one drawn off the canvas, comes out blank: draw no such examples.
     kept: np.ndarray = canonical[canonical.max(axis=1) > 0].astype(np.float32)
