@@ -28,12 +28,14 @@ MAX_TEMPERATURE = 20.0
 # Equal-width confidence bins for the ECE and the reliability diagram (15 as in Guo et al.).
 ECE_BINS = 15
 # The run's default --min-confidence: the largest threshold (in steps of THRESHOLD_STEP, rounded
-# down) at which at most UNSURE_BUDGET of the validation digits would be answered unsure and, of
-# those, at least UNSURE_WRONG_SHARE are wrong answers. The second condition keeps "unsure" meaning
-# "probably wrong": validation digits come from the training writers, so a threshold chosen on the
-# budget alone marked 2.7% of other writers' digits unsure, only 38% of them wrong (docs/accuracy.md).
-UNSURE_BUDGET = 0.02
-UNSURE_WRONG_SHARE = 0.5
+# down) at which at most UNSURE_BUDGET of the validation digits would be answered unsure. It is the
+# digits' side of the trade: below it go the doubtful digits and, for a network trained with outlier
+# exposure, most letters, symbols and drawings. Validation digits come from the training writers
+# and are easier than other writers': at the same threshold, other writers' digits were marked
+# unsure about twice as often (1.0% of validation, 1.8% of the public test splits; docs/accuracy.md),
+# so 1% here keeps the issue's 2% for real digits. (An earlier rule also asked that half the unsure
+# validation answers be wrong; with outlier exposure it fell to 0.1 and let every letter through.)
+UNSURE_BUDGET = 0.01
 THRESHOLD_STEP = 0.01
 
 
@@ -163,38 +165,23 @@ def expected_calibration_error(
     return reliability_bins(probabilities, labels, bins).ece
 
 
-def choose_min_confidence(
-    probabilities: np.ndarray,
-    labels: np.ndarray | None = None,
-    budget: float = UNSURE_BUDGET,
-    wrong_share: float = UNSURE_WRONG_SHARE,
-) -> float:
+def choose_min_confidence(probabilities: np.ndarray, budget: float = UNSURE_BUDGET) -> float:
     """The largest threshold, a multiple of THRESHOLD_STEP, below which at most `budget` of these
-    answers' confidences (top probabilities) fall and, with `labels`, at least `wrong_share` of the
-    answers below it are wrong (or none fall below it). 0 when there is nothing to choose on."""
+    answers' confidences (top probabilities) fall. 0 when there is nothing to choose on."""
     values = np.asarray(probabilities, dtype=np.float64)
     if len(values) == 0:
         return 0.0
-    order = np.argsort(values.max(axis=1), kind="stable")
-    confidence = values.max(axis=1)[order]
+    confidence = np.sort(values.max(axis=1), kind="stable")
     # Thresholds <= confidence[k] leave at most k answers below them; the step rounds down.
     allowed = math.floor(budget * len(confidence))
     ceiling = float(confidence[min(allowed, len(confidence) - 1)])
     steps = math.floor(ceiling / THRESHOLD_STEP + 1e-9)
-    if labels is not None:
-        wrong = (values.argmax(axis=1) != np.asarray(labels))[order]
-        wrong_below = np.concatenate([[0], np.cumsum(wrong)])  # wrong among the k least sure
-        while steps > 0:
-            below = int(np.searchsorted(confidence, steps * THRESHOLD_STEP, side="left"))
-            if below == 0 or wrong_below[below] >= wrong_share * below:
-                break
-            steps -= 1
     return round(min(1.0, max(0.0, steps * THRESHOLD_STEP)), 6)
 
 
 def calibrate(logits: np.ndarray, labels: np.ndarray, split: str = "validation") -> Calibration:
     """Fit T on one split's logits and labels, measure NLL and ECE before and after, and choose
-    the default --min-confidence on the calibrated probabilities and labels (`choose_min_confidence`)."""
+    the default --min-confidence on the calibrated probabilities (`choose_min_confidence`)."""
     targets = np.asarray(labels, dtype=np.int64)
     if len(targets) == 0:
         return Calibration()
@@ -209,5 +196,5 @@ def calibrate(logits: np.ndarray, labels: np.ndarray, split: str = "validation")
         nll_after=negative_log_likelihood(logits, targets, temperature),
         ece_before=expected_calibration_error(my_softmax(logits), targets),
         ece_after=expected_calibration_error(calibrated, targets),
-        min_confidence=choose_min_confidence(calibrated, targets),
+        min_confidence=choose_min_confidence(calibrated),
     )
