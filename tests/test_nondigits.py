@@ -13,7 +13,6 @@ from PIL import Image, ImageDraw, ImageFont
 from digitcli.nondigit import scene_reason
 from digitcli.predict import InputItem, PredictionRecord, predict_inputs
 from digitcli.runs import resolve_model
-from digitcli.vocabulary import DEFAULT_MIN_CONFIDENCE
 
 
 def landscape() -> np.ndarray:
@@ -84,33 +83,44 @@ def test_digits_on_paper_and_canvas_are_not_scenes(confident_digits: dict[int, n
     assert min(number.shape) >= 48 and scene_reason(number) is None
 
 
-# The network must doubt these itself: today's models read a typed % as "10", S as 5, ? as 7 and a
-# smiley as a number with high confidence (bench/nondigits/measure.py, docs/accuracy.md). Strict
-# xfails: they document the goal, and fail (XPASS) once a model reaches it, to be turned on then.
-GAP = (
-    "letters and symbols are still read confidently: outlier exposure (train.outlier_exposure) "
-    "has not made the models doubt unseen glyphs enough (docs/accuracy.md)"
-)
+# The network must doubt these itself. The bundled model (what predict uses on a fresh install) is
+# trained with outlier exposure (configs/real-pictures.yaml, negatives.py) and rejects about 90% of
+# bench/nondigits at its own threshold, but not these four, typed big in DejaVu Sans: S is read as
+# 5 and ? as 3 with high confidence (a sans-serif S is a 5 to a network that has seen thousands of
+# 5s and a few dozen such S's); the % is cut into a ring and a slash-with-ring read as "10"; the
+# smiley's ring is taken for a frame around its mouth, read as 4. Strict xfails: they document the
+# goal and fail (XPASS) once a model reaches it, to be turned on then (docs/accuracy.md).
+GAP = "the bundled model still reads this as a digit (docs/accuracy.md: 'What does not work yet')"
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        pytest.param("%", marks=pytest.mark.xfail(strict=True, reason=GAP)),
-        pytest.param("S", marks=pytest.mark.xfail(strict=True, reason=GAP)),
-        pytest.param("?", marks=pytest.mark.xfail(strict=True, reason=GAP)),
-    ],
-    ids=["percent", "S", "question-mark"],
-)
-def test_typed_symbols_and_letters_are_not_confident_digits(
-    trained_run: Path, tmp_path: Path, text: str
-) -> None:
-    record = predict_one(trained_run, typed(text, tmp_path / "typed.png"))
+def predict_bundled(path: Path) -> PredictionRecord:
+    (record,) = predict_inputs([InputItem(path, path.name)], resolve_model(Path("builtin")))
+    return record
+
+
+@pytest.mark.xfail(strict=True, reason=GAP)
+@pytest.mark.parametrize("text", ["%", "S", "?"], ids=["percent", "S", "question-mark"])
+def test_typed_symbols_and_letters_are_not_confident_digits(tmp_path: Path, text: str) -> None:
+    record = predict_bundled(typed(text, tmp_path / "typed.png"))
     assert rejected(record), record
 
 
 @pytest.mark.xfail(strict=True, reason=GAP)
-def test_a_smiley_is_not_a_confident_digit(trained_run: Path, tmp_path: Path) -> None:
-    record = predict_one(trained_run, smiley(tmp_path / "smiley.png"))
+def test_a_smiley_is_not_a_confident_digit(tmp_path: Path) -> None:
+    record = predict_bundled(smiley(tmp_path / "smiley.png"))
     assert rejected(record), record
-    assert record.confidence is None or record.confidence < DEFAULT_MIN_CONFIDENCE
+    assert record.status == "unsure" and record.reason is not None
+
+
+def test_the_bundled_model_doubts_typed_letters_and_symbols(tmp_path: Path) -> None:
+    # What it does reject: typed in the measured set's font, which it never trained on.
+    for text in "AEK&#@":
+        record = predict_bundled(typed(text, tmp_path / f"typed-{ord(text)}.png"))
+        assert rejected(record), record
+
+
+def test_the_same_model_reads_typed_digits(tmp_path: Path) -> None:
+    # The other side of the trade: the same pictures with digits in them are answered, not doubted.
+    for digit in "2357":
+        record = predict_bundled(typed(digit, tmp_path / f"typed-{digit}.png"))
+        assert record.status == "ok" and record.digit == int(digit), record

@@ -117,8 +117,18 @@ def _threshold_note(min_confidence: float | None) -> str:
         return ""
     return (
         f" Answers below {min_confidence:g} are marked unsure unless --min-confidence says"
-        "\notherwise: the largest threshold at which at most 2% of the validation digits are"
-        "\nunsure and at least half of those are wrong answers (docs/accuracy.md)."
+        "\notherwise: the largest threshold at which at most 1% of the validation digits are"
+        "\nunsure (docs/accuracy.md)."
+    )
+
+
+def _exposure_note(config: Config) -> str:
+    exposure = config.train.outlier_exposure
+    if not exposure.enabled:
+        return ""
+    return (
+        f", and outlier exposure: {exposure.fraction:g} synthetic non-digits per training image"
+        f"\n(letters, symbols and drawings, `negatives.py`) with a uniform target, weight {exposure.weight:g}"
     )
 
 
@@ -158,8 +168,8 @@ parameters, float32, run in NumPy by predict (TensorFlow only for `--engine tf` 
 
 Trained with the fast engine: {config.train.epochs} epochs, batch {config.train.batch_size},
 Adam (learning rate {config.train.learning_rate}), augmentation on (shift, rotation, scale,
-stroke thickening and thinning), {seconds:.0f} s from start to finish on the 2-core build
-machine. Confidence is calibrated by temperature scaling on the validation split
+stroke thickening and thinning){_exposure_note(config)}, {seconds:.0f} s from start to finish
+on the 2-core build machine. Confidence is calibrated by temperature scaling on the validation split
 (calibration.json).{_threshold_note(min_confidence)}
 
 ## Training data and licences
@@ -194,8 +204,10 @@ the same writers; optdigits' test split is 13 writers not in its training part.
   its weakest sets.
 - The evaluation-only sets are small (40 photos from 4 writers; 1,000 drawings by one writer) and
   nearly saturated: they cannot tell close models apart.
-- It always answers a digit: a picture of no digit is caught by the preprocessing's checks, not by
-  the network. Low calibrated confidence marks doubtful answers as unsure.
+- Letters, symbols and drawings: it was trained to be unsure of them (outlier exposure), and the
+  threshold turns that into "unsure"; shapes that pass for digits (Z for 2, S for 5, a circle for
+  0) are still read as digits, and kinds of pictures unlike any it saw are rejected less often.
+  Specks, dots and photographs of scenes are caught by the preprocessing's checks.
 """
 
 
