@@ -58,6 +58,22 @@ def test_transparent_background_is_flattened_onto_white(tmp_path: Path) -> None:
     assert gray[7, 7] == pytest.approx(1 - 128 / 255, abs=0.01)
 
 
+def test_an_opaque_canvas_reads_as_its_rgb_picture(tmp_path: Path) -> None:
+    # The drawing page sends RGBA with alpha 255 everywhere: exactly the RGB picture's luma, and a
+    # single transparent pixel takes the flattening path, with the same result elsewhere.
+    rgb = np.random.default_rng(0).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    Image.fromarray(rgb, mode="RGB").save(tmp_path / "rgb.png")
+    rgba = np.dstack([rgb, np.full((30, 40), 255, np.uint8)])
+    Image.fromarray(rgba, mode="RGBA").save(tmp_path / "opaque.png")
+    expected = load_image(tmp_path / "rgb.png")
+    np.testing.assert_array_equal(load_image(tmp_path / "opaque.png"), expected)
+    rgba[0, 0, 3] = 0
+    Image.fromarray(rgba, mode="RGBA").save(tmp_path / "hole.png")
+    holed = load_image(tmp_path / "hole.png")
+    assert holed[0, 0] == 1.0  # paper shows through
+    np.testing.assert_array_equal(holed.ravel()[1:], expected.ravel()[1:])
+
+
 def test_palette_transparency_is_flattened(tmp_path: Path) -> None:
     image = Image.new("P", (20, 20), 0)
     image.putpalette([0, 0, 0, 255, 255, 255, 90, 90, 90] + [0] * 759)

@@ -110,3 +110,32 @@ def test_numpy_labelling_matches_scipy(shape: tuple[int, int], density: float, s
     expected, expected_count = ndimage.label(mask, structure=EIGHT)
     assert count == expected_count
     np.testing.assert_array_equal(labels, expected)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    shape=st.tuples(st.integers(65, 160), st.integers(65, 160)),
+    box=st.tuples(st.floats(0, 1), st.floats(0, 1), st.floats(0, 1), st.floats(0, 1)),
+    density=st.floats(0.0, 0.8),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_labelling_a_large_mask_by_its_box_matches_scipy(
+    shape: tuple[int, int], box: tuple[float, float, float, float], density: float, seed: int
+) -> None:
+    """`label` on large masks labels only their bounding box: numbers and count stay scipy's."""
+    from scipy import ndimage
+
+    from digitcli.preprocess.components import EIGHT, label
+
+    height, width = shape
+    top, bottom = sorted(round(x * height) for x in box[:2])
+    left, right = sorted(round(x * width) for x in box[2:])
+    mask = np.zeros(shape, dtype=bool)
+    mask[top:bottom, left:right] = (
+        np.random.default_rng(seed).random((bottom - top, right - left)) < density
+    )
+    labels, count = label(mask)
+    expected, expected_count = ndimage.label(mask, structure=EIGHT)
+    assert count == expected_count
+    assert labels.dtype == expected.dtype
+    np.testing.assert_array_equal(labels, expected)

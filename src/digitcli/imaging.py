@@ -210,7 +210,20 @@ def _to_gray(image: Image.Image) -> np.ndarray:
     if mode != "RGB":
         # CMYK, YCbCr, LAB, HSV, P without transparency, ...: Pillow knows how to reach RGB.
         image = image.convert("RGB")
-    result = np.asarray(image.convert("L"), dtype=np.float32) * np.float32(1 / 255)
+    return _luma(image)
+
+
+def _opaque(image: Image.Image) -> bool:
+    """Whether every pixel of an RGBA image has alpha 255."""
+    # Each pixel's 4 bytes read as a little-endian integer put alpha in the top byte.
+    pixels = np.asarray(image).view(np.dtype("<u4"))
+    return bool(pixels.min() >= 0xFF000000)
+
+
+def _luma(image: Image.Image) -> np.ndarray:
+    """An RGB or RGBA image's brightness (Pillow's L) in [0, 1], float32."""
+    result: np.ndarray = np.asarray(image.convert("L"), dtype=np.float32)
+    result *= np.float32(1 / 255)
     return result
 
 
@@ -220,12 +233,21 @@ def _flatten_onto_white(image: Image.Image) -> np.ndarray:
     # visible pixel has the same light colour, the alpha channel alone draws the digit, and it is
     # shown on black, as light strokes on a dark board (what --invert auto finds, and --invert no
     # says).
-    with_alpha = (
-        image.convert("LA") if image.mode in ("L", "LA", "La", "1") else image.convert("RGBA")
-    )
-    if with_alpha.mode == "RGBA":
-        alpha = np.asarray(with_alpha.getchannel("A"), dtype=np.float32) * np.float32(1 / 255)
-        luma = np.asarray(with_alpha.convert("RGB").convert("L"), dtype=np.float32)
+    if image.mode == "RGBA":
+        if _opaque(image):
+            # The drawing page paints its canvas white first: luma x 1 + paper x 0, exactly.
+            return _luma(image)
+        with_alpha = image  # converting to its own mode would only copy it
+        alpha_band: Image.Image | None = image.getchannel("A")
+    else:
+        with_alpha = (
+            image.convert("LA") if image.mode in ("L", "LA", "La", "1") else image.convert("RGBA")
+        )
+        alpha_band = with_alpha.getchannel("A") if with_alpha.mode == "RGBA" else None
+    if alpha_band is not None:
+        alpha = np.asarray(alpha_band, dtype=np.float32) * np.float32(1 / 255)
+        # RGBA -> L weighs R, G and B as RGB -> L does (alpha ignored): no RGB copy in between.
+        luma = np.asarray(with_alpha.convert("L"), dtype=np.float32)
     else:
         pixels = np.asarray(with_alpha, dtype=np.float32)
         luma, alpha = pixels[..., 0], pixels[..., 1] * np.float32(1 / 255)

@@ -102,6 +102,8 @@ def remove_background(raw: np.ndarray, background: np.ndarray | float) -> np.nda
     """Ink strength in [0, 1]: what `raw` has above the background, relative to its room."""
     # Dividing by the background's room to full strength (the paper's brightness, in a photo) gives
     # ink in a shadow the same strength as ink in full light.
+    if isinstance(background, float) and background == 0.0:
+        return clip01(raw)  # (raw - 0) / 1, exactly: a clean canvas, without two passes
     room = np.maximum(np.float32(1.0) - background, np.float32(ROOM_MIN))
     return clip01((raw - background) / room)
 

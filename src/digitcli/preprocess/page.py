@@ -74,6 +74,12 @@ def find_page(work: np.ndarray) -> Page | None:
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0
     region = labels == int(sizes.argmax())
+    tone = float(np.median(small[region]))
+    ink_level = np.float32(tone - _INK_STEP)
+    if np.count_nonzero(small < ink_level) < _MIN_INK_PIXELS:
+        # Nothing anywhere is dark enough to be ink on this region (a bold dark digit on a light
+        # canvas is such a region): the ink test below would fail; the shape tests cost more.
+        return None
     filled = ndimage().binary_fill_holes(region)
     rows = np.flatnonzero(filled.any(axis=1))
     cols = np.flatnonzero(filled.any(axis=0))
@@ -91,8 +97,7 @@ def find_page(work: np.ndarray) -> Page | None:
         return None
     if area < _PAGE_CONVEX * hull_area(filled):
         return None
-    tone = float(np.median(small[region]))
-    ink = filled & (small < np.float32(tone - _INK_STEP))
+    ink = filled & (small < ink_level)
     inked = int(np.count_nonzero(ink))
     if inked < _MIN_INK_PIXELS or inked > _INK_SHARE * area:
         return None

@@ -111,14 +111,19 @@ def _segment(
     ink: np.ndarray, mask: np.ndarray, region: np.ndarray, floor: float, noise: float
 ) -> Segment | None:
     """The stretched ink of `region`, cut to its box (None when it holds none)."""
+    # Outside the region's box the stretched ink is zero: stretch the box alone (the same pixels
+    # in the same order, so the same result), not the whole picture.
+    top, left, bottom, right = _core_box(region)
+    if bottom > top:
+        ink, mask, region = (image[top:bottom, left:right] for image in (ink, mask, region))
     digit = stretched(ink, mask & region, region, floor, noise)
     rows = np.flatnonzero(digit.max(axis=1) > 0)
     cols = np.flatnonzero(digit.max(axis=0) > 0)
     if rows.size == 0:
         return None
-    top, bottom = int(rows[0]), int(rows[-1]) + 1
-    left, right = int(cols[0]), int(cols[-1]) + 1
-    return Segment(digit[top:bottom, left:right], (top, left, bottom, right))
+    row0, row1 = int(rows[0]), int(rows[-1]) + 1
+    col0, col1 = int(cols[0]), int(cols[-1]) + 1
+    return Segment(digit[row0:row1, col0:col1], (top + row0, left + col0, top + row1, left + col1))
 
 
 def _find(
