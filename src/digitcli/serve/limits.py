@@ -19,8 +19,11 @@ DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 25_000_000
 MAX_PIXELS_CEILING = MAX_IMAGE_PIXELS  # predict's default for files; a server decodes no more
 DEFAULT_TIMEOUT = 10.0
-# Threads that decode and predict at once: more only queue on the GIL and the CPUs.
-DEFAULT_THREADS = 4
+# Threads that decode and predict at once. Reading a canvas holds the GIL most of the time, so more
+# threads add no throughput, only contention: on 2 CPUs, 4 threads cost 3.3-5.9 ms of server CPU
+# per canvas against 2.6-3.6 ms for 2, at the same requests/s (bench/serve_load.py). Two still
+# leave one thread for canvases while a large photo is read.
+DEFAULT_THREADS = 2
 # Worker processes that decode and predict; 0: threads of the server process instead.
 DEFAULT_WORKERS = 0
 
