@@ -1,8 +1,9 @@
 """The drawing page in a real browser: headless Chromium (Debian's package) driven by Playwright
-draws a 3 with mouse strokes and must read 3; keyboard, undo, photo upload and a phone-sized screen.
+draws a 3 with mouse strokes and must read 3, and a 7 with the keyboard alone; keyboard shortcuts,
+undo, photo upload and a phone-sized screen.
 
-The screenshot of the drawn 3 is written to tests/artifacts/serve-draw-3.png (git-ignored), for a
-person to look at. Without chromium or Playwright the tests are skipped, saying which is missing.
+Screenshots of the drawn 3 and of the keyboard's 7 are written to tests/artifacts/serve-draw-3.png
+and serve-keyboard-7.png (git-ignored), for a person to look at. Without chromium or Playwright the tests are skipped, saying which is missing.
 """
 
 from __future__ import annotations
@@ -176,6 +177,62 @@ def test_keyboard_undo_clear_and_focusable_buttons(server: Server, browser: obje
     )
     page.keyboard.press("Enter")  # the focused photo button opens the file dialog
     assert page.evaluate("() => window.chosen") is True
+    page.close()
+
+
+# A 7 drawn with the keyboard alone, from the pen's start in the middle: (key, times) pairs.
+SEVEN_BY_KEYS = [
+    ("Shift+ArrowLeft", 1),  # to the bar's left end, pen up
+    ("ArrowLeft", 2),
+    ("Shift+ArrowUp", 1),
+    ("ArrowUp", 3),
+    ("Space", 1),  # pen down
+    ("Shift+ArrowRight", 3),  # the bar
+    ("Shift+End", 2),  # the stem: down and to the left, then straight down
+    ("Shift+ArrowDown", 1),
+]
+
+
+def test_drawing_a_7_with_the_keyboard_only(server: Server, browser: object) -> None:
+    expect = sync_api.expect
+    page = browser.new_page(viewport={"width": 1100, "height": 900})  # type: ignore[attr-defined]
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(server.url)
+    expect(page.locator("#model")).to_contain_text("Model ")
+    # The keys are described where a screen reader reads the drawing area.
+    hint = page.evaluate(
+        "() => document.getElementById(document.getElementById('pad')"
+        ".getAttribute('aria-describedby')).textContent"
+    )
+    assert "arrow keys" in hint and "Space" in hint
+
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.id") == "pad"
+    expect(page.locator("#pen")).to_be_visible()  # the pen shows where it is
+    *before_last, last = SEVEN_BY_KEYS
+    for key, times in before_last:
+        for _ in range(times):
+            page.keyboard.press(key)
+    expect(page.locator("#pen-state")).to_contain_text("Pen down")
+    # While the pen is down, moving it draws and asks the network, as the mouse does.
+    with page.expect_request(lambda request: "/api/v1/predict" in request.url):
+        page.keyboard.press(last[0])
+    page.keyboard.press("Space")  # lift the pen: the final answer
+    expect(page.locator("#pen-state")).to_contain_text("Pen up")
+
+    expect(page.locator("#digit")).to_have_text("7", timeout=ANSWER_TIMEOUT_MS)
+    expect(page.locator("#bars li.top")).to_contain_text("7")
+    assert ink_rows(page) == (True, True)  # the bar at the top, the stem to the bottom
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "serve-keyboard-7.png"
+    page.screenshot(path=str(shot), full_page=True)
+    print(f"screenshot: {shot}")
+
+    page.keyboard.press("u")  # undo takes the keyboard's stroke away like any other
+    expect(page.locator("#digit")).to_have_text("?")
+    assert ink_rows(page) == (False, False)
+    assert problems == []
     page.close()
 
 

@@ -6,8 +6,26 @@
   const API = "api/v1";
   const STROKE = 20; // pen width in canvas pixels (the canvas is 280 wide): MNIST-like strokes
   const THROTTLE_MS = 150; // at most one prediction this often while drawing
+  const STEP = 10; // the keyboard pen's step in canvas pixels (half a stroke: lines stay solid)
+  const BIG_STEP = 40; // with Shift
+  const KEYBOARD = "keyboard"; // the keyboard pen's stroke id (pointer ids are numbers)
+  // Keys that move the keyboard pen: (dx, dy) in steps. Home/End/PgUp/PgDn are the diagonals, as
+  // on a numeric keypad without Num Lock (7 1 9 3).
+  const MOVES = {
+    ArrowLeft: [-1, 0],
+    ArrowRight: [1, 0],
+    ArrowUp: [0, -1],
+    ArrowDown: [0, 1],
+    Home: [-1, -1],
+    PageUp: [1, -1],
+    End: [-1, 1],
+    PageDown: [1, 1],
+  };
 
   const pad = document.getElementById("pad");
+  const frame = pad.parentElement;
+  const penMark = document.getElementById("pen");
+  const penState = document.getElementById("pen-state");
   const ctx = pad.getContext("2d");
   const undoButton = document.getElementById("undo");
   const clearButton = document.getElementById("clear");
@@ -22,7 +40,8 @@
   const layers = document.getElementById("layers");
 
   const strokes = []; // each stroke: [{x, y}, ...] in canvas pixels
-  let current = null; // the stroke being drawn, with its pointer id
+  let current = null; // the stroke being drawn, with its pointer id (or KEYBOARD)
+  const pen = { x: pad.width / 2, y: pad.height / 2 }; // the keyboard pen, in canvas pixels
   let timer = null;
   let inFlight = false;
   let again = false; // the drawing changed while a request was in flight
@@ -81,6 +100,7 @@
   }
 
   pad.addEventListener("pointerdown", (event) => {
+    if (current && current.id === KEYBOARD) liftPen(false);
     if (event.button !== 0 || current) return;
     event.preventDefault();
     pad.setPointerCapture(event.pointerId);
@@ -100,13 +120,73 @@
 
   function endStroke(event) {
     if (!current || event.pointerId !== current.id) return;
+    const points = current.points;
     current = null;
+    movePenTo(points[points.length - 1]); // the keyboard carries on where the pointer stopped
     predictNow();
   }
   pad.addEventListener("pointerup", endStroke);
   pad.addEventListener("pointercancel", endStroke);
 
+  // ------------------------------------------------------------------- keyboard drawing
+
+  function showPen() {
+    penMark.style.setProperty("--x", String(pen.x / pad.width));
+    penMark.style.setProperty("--y", String(pen.y / pad.height));
+    penMark.classList.toggle("down", Boolean(current && current.id === KEYBOARD));
+  }
+
+  function movePenTo(point) {
+    pen.x = Math.min(pad.width, Math.max(0, point.x));
+    pen.y = Math.min(pad.height, Math.max(0, point.y));
+    showPen();
+  }
+
+  function lowerPen() {
+    current = { id: KEYBOARD, points: [{ x: pen.x, y: pen.y }] };
+    strokes.push(current.points);
+    paint();
+    showPen();
+    penState.textContent = "Pen down: the arrow keys draw. Space or Enter lifts it.";
+    schedule();
+  }
+
+  function liftPen(predict = true) {
+    current = null;
+    showPen();
+    penState.textContent = "Pen up: the arrow keys move it without drawing.";
+    if (predict) predictNow();
+  }
+
+  pad.addEventListener("keydown", (event) => {
+    if (event.altKey || event.ctrlKey || event.metaKey) return;
+    const move = MOVES[event.key];
+    const toggle = event.key === " " || event.key === "Enter";
+    if (!move && !toggle) return;
+    event.preventDefault(); // no page scrolling while drawing
+    event.stopPropagation();
+    frame.classList.add("keys"); // show the pen even if focus came from a click
+    if (current && current.id !== KEYBOARD) return; // a pointer is drawing
+    if (toggle) {
+      if (current) liftPen();
+      else lowerPen();
+      return;
+    }
+    const step = event.shiftKey ? BIG_STEP : STEP;
+    movePenTo({ x: pen.x + move[0] * step, y: pen.y + move[1] * step });
+    if (current) {
+      current.points.push({ x: pen.x, y: pen.y });
+      paint();
+      schedule();
+    }
+  });
+  pad.addEventListener("blur", () => {
+    if (current && current.id === KEYBOARD) liftPen();
+    frame.classList.remove("keys");
+  });
+
   function undo() {
+    if (current && current.id === KEYBOARD) liftPen(false);
     if (current || strokes.length === 0) return;
     strokes.pop();
     paint();
@@ -114,6 +194,7 @@
   }
 
   function clear() {
+    if (current && current.id === KEYBOARD) liftPen(false);
     if (current) return;
     strokes.length = 0;
     paint();
@@ -292,5 +373,6 @@
     .catch(() => {});
 
   paint();
+  showPen();
   show(null, "Draw a digit in the box.");
 })();
