@@ -180,3 +180,24 @@ def test_sources_and_a_single_source_are_not_mixed(tmp_path: Path) -> None:
         load_config(None, ["data.source=mnist", "data.sources=[{source: digits}]"])
     with pytest.raises(ConfigError, match="two sources are named 'digits'"):
         load_config(None, ["data.sources=[{source: digits}, {source: digits}]"])
+
+
+def test_training_on_several_sources_says_what_it_loads(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from digitcli.cli import app
+
+    folder = _path_of(_folder(tmp_path))
+    document = tmp_path / "multi.yaml"
+    document.write_text(
+        "data:\n"
+        "  sources:\n"
+        "    - {source: digits}\n"
+        f"    - {{source: folder, path: {folder}, name: drawn}}\n"
+        "train: {epochs: 1}\n"
+        f"output: {{dir: {tmp_path / 'results'}}}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["train", "--config", str(document)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[0] == f"loading data: digits (built in), drawn ({folder})"

@@ -136,6 +136,13 @@ def _say_loading(config: Config, status: Callable[[str], None]) -> None:
     from digitcli.data import SOURCES
 
     data = config.data
+    if data.sources:
+        # Several sources: name each with where it is read from, not data.source's default.
+        status(
+            "loading data: "
+            + ", ".join(f"{e.label} ({e.path or 'built in'})" for e in data.sources)
+        )
+        return
     if data.path is not None:
         where = str(data.path)
     elif SOURCES[data.source].needs_path:
