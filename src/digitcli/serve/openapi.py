@@ -111,6 +111,7 @@ def openapi_document(limits: Limits) -> dict[str, Any]:
         "description": "Send the picture as the raw body (Content-Type image/png, image/jpeg, ... "
         "or application/octet-stream), as a multipart form field `file`, or as JSON "
         '`{"image": "<base64 or data: URL>", "name": "...", "invert": "...", "include": [...]}`. '
+        "The raw body costs the server least (nothing to unpack). "
         "A picture without a digit is an answer (status no_digit, digit null, `reason` says "
         "why), not an error. "
         f"Limits: {limits.max_upload_bytes:,} bytes per request, {limits.max_pixels:,} pixels "
