@@ -92,7 +92,7 @@ def scene_reason(gray: np.ndarray) -> str | None:
     a digit (or is too small to tell)."""
     if min(np.shape(gray)) < MIN_SIDE:
         return None
-    # A scene passes all three tests; the mid-tones are the cheapest (a quarter of the time of the
+    # A scene passes all three tests; the mid-tones are the cheapest (a third of the time of the
     # edges) and fail for nearly every digit on paper or a canvas, so they go first.
     midtones = midtone_share(gray)
     if midtones <= MIDTONES:
