@@ -137,3 +137,20 @@ def test_predict_uses_the_runs_threshold_unless_the_flag_is_given(
     del calibration["min_confidence"]
     (run / CALIBRATION_FILE).write_text(json.dumps(calibration))
     assert load_classifier(resolve_model(run)).min_confidence == DEFAULT_MIN_CONFIDENCE
+
+
+def test_predict_inputs_uses_the_models_own_threshold_by_default(tmp_path: Path) -> None:
+    # A program calling predict_inputs gets what the CLI gets: the model's stored threshold.
+    from digitcli.predict import load_classifier
+
+    model = resolve_model(Path("builtin"))
+    own = load_classifier(model).min_confidence
+    real = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real" / "drawn_28px"
+    paths = sorted(real.glob("*/*.png"))[::50]
+    items = [InputItem(path, path.name) for path in paths]
+    records = list(predict_inputs(items, model))
+    confidences = [record.confidence or 0.0 for record in records]
+    assert [record.unsure for record in records] == [c < own for c in confidences]
+    strict = list(predict_inputs(items, model, min_confidence=0.999999))
+    assert sum(record.unsure for record in strict) > sum(record.unsure for record in records)
+    assert not any(record.unsure for record in predict_inputs(items, model, min_confidence=0.0))

@@ -383,7 +383,7 @@ def predict_inputs(
     workers: int | None = None,
     chunk_size: int = CHUNK_SIZE,
     pool_min: int = POOL_MIN_INPUTS,
-    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    min_confidence: float | None = None,
     single: bool = False,
     max_pixels: int = MAX_IMAGE_PIXELS,
 ) -> Iterator[PredictionRecord]:
@@ -391,7 +391,8 @@ def predict_inputs(
 
     `invert` None means: guess for image files (`Invert.auto`), none for .npy arrays (they are
     light-on-dark by convention). `workers` None uses every CPU once there are `pool_min` images.
-    Answers whose confidence is below `min_confidence` are marked unsure (0: never). `single`:
+    Answers whose confidence is below `min_confidence` are marked unsure (0: never; None, the
+    default: the model's own threshold, as the CLI's). `single`:
     every picture should hold one digit; one that holds several answers with its largest digit,
     marked unsure with the number in the reason (the record still carries `number` and `digits`).
     """
@@ -423,14 +424,15 @@ def predict_chunks(
     workers: int | None = None,
     chunk_size: int = CHUNK_SIZE,
     pool_min: int = POOL_MIN_INPUTS,
-    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    min_confidence: float | None = None,
     single: bool = False,
     max_pixels: int = MAX_IMAGE_PIXELS,
 ) -> Iterator[list[PredictionRecord]]:
     """`predict_inputs` a chunk at a time, so a renderer can write each chunk in one go."""
-    if not 0.0 <= min_confidence <= 1.0:
+    if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
         raise UsageError(f"--min-confidence must be between 0 and 1, got {min_confidence}")
     classifier = model if isinstance(model, Classifier) else load_classifier(model, engine)
+    threshold = classifier.min_confidence if min_confidence is None else min_confidence
     if debug_dir is not None:
         make_folder(debug_dir, "debug folder")
     units = _units(items, invert, pixel_order)
@@ -446,7 +448,7 @@ def predict_chunks(
     canonicalized = _canonicalized(chunks, processes, max_pixels)
     try:
         for chunk, canonical in canonicalized:
-            records, chosen = _read(chunk, canonical, classifier, min_confidence, single)
+            records, chosen = _read(chunk, canonical, classifier, threshold, single)
             if debug_dir is not None:
                 _write_debug_images(debug_dir, chunk, canonical[0], chosen, records, debug_names)
             yield records
@@ -458,14 +460,15 @@ def predict_arrays(
     images: Sequence[tuple[str, np.ndarray]],
     classifier: Classifier,
     invert: Invert = Invert.auto,
-    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    min_confidence: float | None = None,
 ) -> tuple[list[PredictionRecord], np.ndarray]:
     """Records for greyscale images already in memory (e.g. decoded uploads), given as (name, image)
     pairs, and the (N, 400) canonical pixels the model saw (zeros where a record failed; the first
-    digit's when a picture holds several)."""
+    digit's when a picture holds several). `min_confidence` None: the classifier's own."""
     units = [_Unit(name, image, invert) for name, image in images]
     canonical = canonicalize_sources(_jobs(units))
-    records, chosen = _read(units, canonical, classifier, min_confidence)
+    threshold = classifier.min_confidence if min_confidence is None else min_confidence
+    records, chosen = _read(units, canonical, classifier, threshold)
     pixels = np.zeros((len(units), INPUT_SIZE), dtype=np.float32)
     for index, rows in enumerate(chosen):
         if rows:
