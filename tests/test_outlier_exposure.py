@@ -76,10 +76,12 @@ def test_training_negatives_share_no_font_or_hand_with_the_measured_set() -> Non
 
 
 def test_training_negatives_leave_out_glyphs_that_pass_for_digits() -> None:
-    from digitcli.negatives import HERSHEY_LETTERS, HERSHEY_SYMBOLS
+    from digitcli.negatives import HERSHEY_LETTERS, HERSHEY_SHAPES, HERSHEY_SYMBOLS
 
     trained = set(ASCII_GLYPHS + UNICODE_GLYPHS + HERSHEY_LETTERS + HERSHEY_SYMBOLS)
     assert not trained & set("0123456789OoQIiJjl|()[]{}/ZzBbGgqy")
+    # The symbolic font's circle (H), dots (A, P), section sign (i), double dagger (k), brace (q).
+    assert not set(HERSHEY_SHAPES) & set("AHPikq")
 
 
 def test_hershey_glyphs_are_strokes_in_a_unit_box() -> None:

@@ -192,9 +192,10 @@ HERSHEY_HANDS = (
 HERSHEY_LETTERS = "ACDEFHKLMNPRSTUVWXYacdefhkmnprstuvwx"
 HERSHEY_SYMBOLS = "!#$%&*+<=>?@~"
 # The `symbolic` font's shapes (by its character codes): caret, triangles, square, diamond, star,
-# plus, cross, asterisk, flag, anchor, bell, trees, clover, spade, heart, club ... not its circle,
-# dots, bars and arcs, which a network must keep reading as 0 and 1.
-HERSHEY_SHAPES = "EGIJKLMNOVWXZ[^`abcdhiknopq"
+# plus, cross, asterisk, flag, anchor, crossed hammers, tower, Greek cross, star of David, bell,
+# trees, clover, heart, diamond, club. Not its circle, dots, bars and arcs, which a network must
+# keep reading as 0 and 1, nor its section sign, double dagger and braces (an 8 or 5, a 1).
+HERSHEY_SHAPES = "EGIJKLMNOVWXZ[^`abcdhnop"
 
 
 def hershey_strokes(font: str, glyphs: str) -> list[list[Stroke]]:
