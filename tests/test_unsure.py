@@ -154,3 +154,20 @@ def test_predict_inputs_uses_the_models_own_threshold_by_default(tmp_path: Path)
     strict = list(predict_inputs(items, model, min_confidence=0.999999))
     assert sum(record.unsure for record in strict) > sum(record.unsure for record in records)
     assert not any(record.unsure for record in predict_inputs(items, model, min_confidence=0.0))
+
+
+def test_digits_that_share_their_columns_make_a_number_unsure() -> None:
+    from digitcli.predict import OVERLAPPING_DIGITS, DigitReading, overlap_reason
+
+    # Boxes are (left, top, right, bottom) in the picture's pixels.
+    side_by_side = [DigitReading(4, 0.99, (0, 0, 40, 60)), DigitReading(2, 0.99, (44, 0, 84, 60))]
+    assert overlap_reason(side_by_side) is None
+    touching = [DigitReading(4, 0.99, (0, 0, 40, 60)), DigitReading(2, 0.99, (36, 0, 76, 60))]
+    assert overlap_reason(touching) is None  # 10% shared: digits written close together
+    # A % cut into a ring with the slash, and the other ring, lower and to the right.
+    percent = [DigitReading(1, 1.0, (60, 41, 141, 154)), DigitReading(0, 1.0, (112, 94, 164, 154))]
+    assert overlap_reason(percent) == (
+        "digits 1 and 2 share 56% of their columns: one symbol, or a number?"
+    )
+    at_limit = [DigitReading(1, 1.0, (0, 0, 50, 60)), DigitReading(0, 1.0, (30, 0, 80, 60))]
+    assert OVERLAPPING_DIGITS == 20 / 50 and overlap_reason(at_limit) is not None

@@ -58,8 +58,9 @@ class Answer:
 
     def rejected(self, threshold: float) -> bool:
         # A reading of several digits ("00" for a %) is an answer, not a rejection: it is rejected
-        # only when unsure, like a single digit.
-        return self.status in ("no_digit", "error") or self.confidence < threshold
+        # only when unsure, like a single digit. Predicted with no threshold, a record is "unsure"
+        # only for reasons that hold at every threshold (pieces sharing their columns).
+        return self.status in ("no_digit", "error", "unsure") or self.confidence < threshold
 
 
 def _answers(

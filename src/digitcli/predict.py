@@ -6,7 +6,8 @@ array yields one record per image in it, named `file.npy[i]`. An input that cann
 holds no ink, yields a record with `digit=None` and the reason in `error`; it never stops the others.
 
 Each record says how far to trust it in `status`: "ok"; "unsure" (the calibrated confidence is
-below `min_confidence`: the digit is a best guess, `top3` holds the runners-up); "no_digit" (the
+below `min_confidence`: the digit is a best guess, `top3` holds the runners-up; or a number whose
+digits stack rather than stand side by side, `overlap_reason`); "no_digit" (the
 picture was read but holds no digit: blank, a speck, or a scene (`nondigit.py`); `error` and
 `reason` say why); "error" (the input could not be read).
 
@@ -31,7 +32,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from itertools import islice
+from itertools import islice, pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO
 
@@ -68,6 +69,9 @@ CHUNK_SIZE = 1024
 POOL_MIN_INPUTS = 2000
 # Debug images are the 20x20 input scaled up by this factor (nearest neighbour), so pixels show.
 DEBUG_SCALE = 10
+# Two digits read side by side that share at least this share of the narrower one's columns make
+# the reading unsure: a %, or a drawing cut into pieces (composed numbers overlap by under 10%).
+OVERLAPPING_DIGITS = 0.4
 
 InputKind = Literal["image", "npy"]
 Status = Literal["ok", "unsure", "no_digit", "error"]
@@ -834,6 +838,7 @@ def _read(
         )
         number = "".join(str(reading.digit) for reading in readings)
         several = len(readings) > 1
+        several_doubted = False
         if not several or single:
             # One digit; or one asked for: the largest (as a one-digit reading would pick).
             main = max(range(len(picked)), key=lambda i: _area(readings[i].box))
@@ -851,7 +856,10 @@ def _read(
             digit, distribution = None, None
             confidence = math.prod(reading.confidence for reading in readings)
             reason = number_unsure_reason(readings, confidence, min_confidence)
-        unsure = confidence < min_confidence or (single and several)
+            overlap = overlap_reason(readings)
+            if overlap is not None:
+                reason, several_doubted = overlap, True
+        unsure = confidence < min_confidence or (single and several) or several_doubted
         records.append(
             PredictionRecord(
                 unit.name,
@@ -874,6 +882,21 @@ def unsure_reason(top3: Sequence[tuple[int, float]], min_confidence: float) -> s
     runners_up = ", ".join(f"{digit} ({probability:.0%})" for digit, probability in others)
     text = f"confidence {confidence:.1%} < {min_confidence:.0%}"
     return f"{text}; or {runners_up}" if runners_up else text
+
+
+def overlap_reason(readings: Sequence[DigitReading]) -> str | None:
+    """Why a reading of several digits is doubtful because two neighbours share their columns (a %
+    cut into a ring and a slash with a ring), or None. Digits of a written number sit side by side;
+    pieces of one symbol stack."""
+    for index, (left, right) in enumerate(pairwise(readings)):
+        shared = min(left.box[2], right.box[2]) - max(left.box[0], right.box[0])
+        narrower = min(left.box[2] - left.box[0], right.box[2] - right.box[0])
+        if narrower > 0 and shared >= OVERLAPPING_DIGITS * narrower:
+            return (
+                f"digits {index + 1} and {index + 2} share {shared / narrower:.0%} of their "
+                "columns: one symbol, or a number?"
+            )
+    return None
 
 
 def number_unsure_reason(
