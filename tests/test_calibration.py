@@ -170,3 +170,19 @@ def test_a_stored_threshold_outside_0_1_is_refused(tmp_path: Path) -> None:
     (tmp_path / CALIBRATION_FILE).write_text('{"temperature": 1.5, "min_confidence": 1.5}')
     with pytest.raises(ModelError, match="min_confidence must be between 0 and 1"):
         read_calibration(tmp_path)
+
+
+def test_with_labels_the_threshold_also_marks_mostly_wrong_answers_unsure() -> None:
+    # 100 answers, confidences 0.105 ... 0.996; the two least sure are right, the next two wrong.
+    top = 0.105 + 0.009 * np.arange(100) + 0.0001
+    probabilities = np.repeat(((1 - top) / 9)[:, None], 10, axis=1)
+    probabilities[:, 0] = top
+    labels = np.zeros(100, dtype=np.int64)
+    labels[2:4] = 1
+    # The budget alone allows 2 answers below (up to 0.12); both are right, so only thresholds
+    # with none below qualify: 0.10. With the two wrong ones first, 0.12 keeps the rule.
+    assert choose_min_confidence(probabilities, budget=0.02) == pytest.approx(0.12)
+    assert choose_min_confidence(probabilities, 0.02, labels) == pytest.approx(0.10)
+    labels[:] = 0
+    labels[:2] = 1
+    assert choose_min_confidence(probabilities, 0.02, labels) == pytest.approx(0.12)

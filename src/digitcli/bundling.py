@@ -75,13 +75,46 @@ def make_model(
         return bundle_run(result.run_dir, config, target, sets)
 
 
+def other_writers_threshold(weights: Path, temperature: float, config: Config) -> float | None:
+    """The bundled model's default --min-confidence, chosen on other writers' digits: the test
+    splits of the recipe's sources other than MNIST, pooled. The largest threshold at which at most
+    OTHER_WRITERS_BUDGET of them are unsure and at least UNSURE_WRONG_SHARE of those are wrong
+    answers (None when the recipe has no such source: the run's own validation choice stands)."""
+    import numpy as np
+
+    from digitcli.calibration import (
+        OTHER_WRITERS_BUDGET,
+        UNSURE_WRONG_SHARE,
+        calibrated_probabilities,
+        choose_min_confidence,
+    )
+    from digitcli.data import load_dataset
+    from digitcli.inference import NumpyModel
+    from digitcli.vocabulary import DataSource
+
+    others = [e.label for e in config.data.sources or [] if e.source is not DataSource.mnist]
+    if not others:
+        return None
+    tests = load_dataset(config.data, config.seed).tests
+    model = NumpyModel.load(weights)
+    probabilities = np.concatenate(
+        [calibrated_probabilities(model.logits(tests[name].x), temperature) for name in others]
+    )
+    labels = np.concatenate([tests[name].y for name in others])
+    return choose_min_confidence(
+        probabilities, OTHER_WRITERS_BUDGET, labels, wrong_share=UNSURE_WRONG_SHARE
+    )
+
+
 def bundle_run(
     run_dir: Path, config: Config, target: Path, sets: dict[str, Path] | None = None
 ) -> Path:
     """Write the bundled folder `target` from a run trained with `config` (output.dir aside)."""
+    from dataclasses import replace
+
     from digitcli.errors import ModelError
     from digitcli.output_files import write_json
-    from digitcli.run_files import read_calibration, read_metrics, read_run_info
+    from digitcli.run_files import read_calibration, read_metrics, read_run_info, write_calibration
 
     trained = load_config(run_dir / CONFIG_FILE)
     if trained.model_copy(update={"output": config.output}) != config:
@@ -96,7 +129,12 @@ def bundle_run(
     metrics.update(evaluation_metrics(staging / WEIGHTS_FILE, sets or EVALUATION_SETS))
     write_json(staging / METRICS_FILE, metrics)
     seconds = float(read_run_info(staging).get("wall_seconds", 0.0))
-    threshold = read_calibration(staging).min_confidence
+    calibration = read_calibration(staging)
+    threshold = other_writers_threshold(staging / WEIGHTS_FILE, calibration.temperature, config)
+    if threshold is not None:
+        write_calibration(staging, replace(calibration, min_confidence=threshold))
+    else:
+        threshold = calibration.min_confidence
     (staging / MODEL_CARD).write_text(
         model_card(config, metrics, seconds, threshold), encoding="utf-8"
     )
@@ -117,8 +155,9 @@ def _threshold_note(min_confidence: float | None) -> str:
         return ""
     return (
         f" Answers below {min_confidence:g} are marked unsure unless --min-confidence says"
-        "\notherwise: the largest threshold at which at most 1% of the validation digits are"
-        "\nunsure (docs/accuracy.md)."
+        "\notherwise: chosen on other writers' digits (the USPS, optdigits and Semeion test splits,"
+        "\npooled), the largest threshold at which at most 2% of them are unsure and at least half"
+        "\nof those are wrong answers (docs/accuracy.md)."
     )
 
 
