@@ -7,7 +7,8 @@ holds no ink, yields a record with `digit=None` and the reason in `error`; it ne
 
 Each record says how far to trust it in `status`: "ok"; "unsure" (the calibrated confidence is
 below `min_confidence`: the digit is a best guess, `top3` holds the runners-up; or a number whose
-digits stack rather than stand side by side, `overlap_reason`); "no_digit" (the
+digits stack rather than stand side by side, `overlap_reason`; or a detached dot, as in ? and !,
+`nondigit.dot_reason`); "no_digit" (the
 picture was read but holds no digit: blank, a speck, or a scene (`nondigit.py`); `error` and
 `reason` say why); "error" (the input could not be read).
 
@@ -41,7 +42,7 @@ import numpy as np
 from digitcli.errors import NO_DIGIT_PREFIXES, DigitcliError, ModelError, UsageError
 from digitcli.imaging import IMAGE_SUFFIXES, UNSUPPORTED_SUFFIXES, frame_count, load_image
 from digitcli.lab_format import lab_rows_to_images
-from digitcli.nondigit import scene_reason
+from digitcli.nondigit import dot_reason, scene_reason
 from digitcli.output_files import make_folder, write_bytes
 from digitcli.preprocess import read_digits, warm_up
 from digitcli.runs import ModelFiles
@@ -838,7 +839,7 @@ def _read(
         )
         number = "".join(str(reading.digit) for reading in readings)
         several = len(readings) > 1
-        several_doubted = False
+        doubted = False
         if not several or single:
             # One digit; or one asked for: the largest (as a one-digit reading would pick).
             main = max(range(len(picked)), key=lambda i: _area(readings[i].box))
@@ -851,6 +852,9 @@ def _read(
                     f"the picture holds {len(readings)} digits ({number}); "
                     f"the largest is digit {main + 1}"
                 )
+            dot = dot_reason(pixels[picked[main]])
+            if dot is not None:
+                reason, doubted = dot, True
         else:
             top3 = ()
             digit, distribution = None, None
@@ -858,8 +862,8 @@ def _read(
             reason = number_unsure_reason(readings, confidence, min_confidence)
             overlap = overlap_reason(readings)
             if overlap is not None:
-                reason, several_doubted = overlap, True
-        unsure = confidence < min_confidence or (single and several) or several_doubted
+                reason, doubted = overlap, True
+        unsure = confidence < min_confidence or (single and several) or doubted
         records.append(
             PredictionRecord(
                 unit.name,
