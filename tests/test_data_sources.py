@@ -39,10 +39,10 @@ def _digits(tmp_path: Path) -> list[str]:
     return ["data.limit=60"]
 
 
-def _mnist(tmp_path: Path) -> list[str]:
-    x_train, y_train = bars(PER_DIGIT, 28)
-    x_test, y_test = bars(1, 28)
-    path = tmp_path / "mnist.npz"
+def _keras_npz(path: Path, side: int) -> list[str]:
+    """Bars of `side` pixels in Keras's MNIST layout (uint8, x/y train/test)."""
+    x_train, y_train = bars(PER_DIGIT, side)
+    x_test, y_test = bars(1, side)
     np.savez(
         path,
         x_train=(x_train * 255).astype(np.uint8),
@@ -51,21 +51,15 @@ def _mnist(tmp_path: Path) -> list[str]:
         y_test=y_test.astype(np.uint8),
     )
     return [f"data.path={path}"]
+
+
+def _mnist(tmp_path: Path) -> list[str]:
+    return _keras_npz(tmp_path / "mnist.npz", 28)
 
 
 def _npz(tmp_path: Path) -> list[str]:
     # The Keras layout of ../shared/data/real/*.npz: 16x16 scans, like USPS.
-    x_train, y_train = bars(PER_DIGIT, 16)
-    x_test, y_test = bars(1, 16)
-    path = tmp_path / "usps.npz"
-    np.savez(
-        path,
-        x_train=(x_train * 255).astype(np.uint8),
-        y_train=y_train.astype(np.uint8),
-        x_test=(x_test * 255).astype(np.uint8),
-        y_test=y_test.astype(np.uint8),
-    )
-    return [f"data.path={path}"]
+    return _keras_npz(tmp_path / "usps.npz", 16)
 
 
 def _npy(tmp_path: Path) -> list[str]:

@@ -85,15 +85,20 @@ HAND: dict[str, list[Stroke]] = {
 }
 
 
+def _unit_box(strokes: Sequence[Stroke]) -> list[Stroke]:
+    """`strokes` moved to the origin and scaled by their longer side into a unit box."""
+    flat = np.array([point for stroke in strokes for point in stroke])
+    low, span = flat.min(axis=0), max(1e-6, float(np.ptp(flat, axis=0).max()))
+    return [[((x - low[0]) / span, (y - low[1]) / span) for x, y in s] for s in strokes]
+
+
 def _scribble(rng: np.random.Generator) -> list[Stroke]:
     # Several strokes of a random walk: too busy to be one digit.
     strokes = []
     for _ in range(int(rng.integers(2, 5))):
         points = np.cumsum(rng.normal(0, 0.3, (int(rng.integers(5, 12)), 2)), axis=0)
         strokes.append([(float(x), float(y)) for x, y in points])
-    flat = np.array([p for s in strokes for p in s])
-    low, span = flat.min(axis=0), max(1e-6, float(np.ptp(flat, axis=0).max()))
-    return [[((x - low[0]) / span, (y - low[1]) / span) for x, y in s] for s in strokes]
+    return _unit_box(strokes)
 
 
 def _pseudo_glyph(rng: np.random.Generator) -> list[Stroke]:
@@ -209,17 +214,11 @@ def hershey_strokes(font: str, glyphs: str) -> list[list[Stroke]]:
     table: list[list[Stroke]] = []
     for glyph in glyphs:
         strokes = [
-            [(float(x), float(y)) for x, y in stroke]
+            [(float(x), -float(y)) for x, y in stroke]  # Hershey's y points up
             for stroke in hershey.strokes_for_text(glyph)
             if len(stroke) > 1
         ]
-        if not strokes:
-            table.append([])
-            continue
-        flat = np.array([point for stroke in strokes for point in stroke])
-        left, top = float(flat[:, 0].min()), float(flat[:, 1].max())  # Hershey's y points up
-        span = max(1e-6, float(np.ptp(flat, axis=0).max()))
-        table.append([[((x - left) / span, (top - y) / span) for x, y in s] for s in strokes])
+        table.append(_unit_box(strokes) if strokes else [])
     return table
 
 

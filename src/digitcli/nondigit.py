@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from digitcli.vocabulary import IMAGE_SHAPE
+
 # Pictures smaller than this (on their shorter side) are drawings or dataset images: not checked.
 MIN_SIDE = 48
 # The small copy the features are measured on: its longer side, in pixels.
@@ -129,7 +131,7 @@ def dot_reason(canonical: np.ndarray) -> str | None:
     because of a detached dot above or below its strokes, or None."""
     from digitcli.preprocess.components import label  # NumPy for so small an image: no scipy
 
-    mask = np.asarray(canonical).reshape(20, 20) > INK_LEVEL
+    mask = np.asarray(canonical).reshape(IMAGE_SHAPE) > INK_LEVEL
     labels, count = label(mask)
     if count < 2:
         return None
