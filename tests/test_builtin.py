@@ -106,17 +106,12 @@ def test_the_bundled_threshold_marks_other_writers_digits_unsure_mostly_when_wro
     assert other_writers_threshold(weights, calibration.temperature, config) == (
         calibration.min_confidence
     )
-    tests = load_dataset(config.data, config.seed).tests
-    others = [name for name in tests if name != "mnist"]
-    assert others == ["usps", "optdigits", "semeion"]
+    others = [entry for entry in config.data.sources or [] if entry.source != "mnist"]
+    assert [entry.label for entry in others] == ["usps", "optdigits", "semeion"]
+    test = load_dataset(config.data.model_copy(update={"sources": others}), config.seed).test
     model = NumpyModel.load(weights)
-    probabilities = np.concatenate(
-        [
-            calibrated_probabilities(model.logits(tests[n].x), calibration.temperature)
-            for n in others
-        ]
-    )
-    wrong = probabilities.argmax(axis=1) != np.concatenate([tests[n].y for n in others])
+    probabilities = calibrated_probabilities(model.logits(test.x), calibration.temperature)
+    wrong = probabilities.argmax(axis=1) != test.y
     confidence = probabilities.max(axis=1)
 
     def keeps_the_rule(threshold: float) -> bool:

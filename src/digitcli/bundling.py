@@ -80,7 +80,6 @@ def other_writers_threshold(weights: Path, temperature: float, config: Config) -
     splits of the recipe's sources other than MNIST, pooled. The largest threshold at which at most
     OTHER_WRITERS_BUDGET of them are unsure and at least UNSURE_WRONG_SHARE of those are wrong
     answers (None when the recipe has no such source: the run's own validation choice stands)."""
-    import numpy as np
 
     from digitcli.calibration import (
         OTHER_WRITERS_BUDGET,
@@ -92,15 +91,13 @@ def other_writers_threshold(weights: Path, temperature: float, config: Config) -
     from digitcli.inference import NumpyModel
     from digitcli.vocabulary import DataSource
 
-    others = [e.label for e in config.data.sources or [] if e.source is not DataSource.mnist]
+    others = [e for e in config.data.sources or [] if e.source is not DataSource.mnist]
     if not others:
         return None
-    tests = load_dataset(config.data, config.seed).tests
-    model = NumpyModel.load(weights)
-    probabilities = np.concatenate(
-        [calibrated_probabilities(model.logits(tests[name].x), temperature) for name in others]
-    )
-    labels = np.concatenate([tests[name].y for name in others])
+    # Each source is split as it would be alone, so loading only these gives the same test splits.
+    test = load_dataset(config.data.model_copy(update={"sources": others}), config.seed).test
+    probabilities = calibrated_probabilities(NumpyModel.load(weights).logits(test.x), temperature)
+    labels = test.y
     return choose_min_confidence(
         probabilities, OTHER_WRITERS_BUDGET, labels, wrong_share=UNSURE_WRONG_SHARE
     )
