@@ -72,6 +72,7 @@ POOL_MIN_INPUTS = 2000
 DEBUG_SCALE = 10
 # Two digits read side by side that share at least this share of the narrower one's columns make
 # the reading unsure: a %, or a drawing cut into pieces (composed numbers overlap by under 10%).
+# Segmentation already merges regions sharing 60% (preprocess.segment._SAME_COLUMNS).
 OVERLAPPING_DIGITS = 0.4
 
 InputKind = Literal["image", "npy"]

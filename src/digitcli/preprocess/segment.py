@@ -34,6 +34,7 @@ _SAME_LINE = 0.5
 # ...and holds at least this share of its ink (a thin 1 beside a bold 8 can hold a tenth).
 _DIGIT_MASS = 0.1
 # Two digit-like regions whose columns overlap by this share of the narrower one are one digit.
+# (Less overlap keeps them apart; from predict.OVERLAPPING_DIGITS up the reading is unsure.)
 _SAME_COLUMNS = 0.6
 # Among other digits, a region wider than _WIDE of its height is touching digits about
 # _DIGIT_WIDTH of their height wide...
