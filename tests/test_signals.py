@@ -170,6 +170,26 @@ def test_a_full_stdout_is_one_line_and_exit_1(
     assert done.stderr == "error: cannot write to standard output (No space left on device)\n"
 
 
+@pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["--version"]])
+def test_help_into_a_closed_pipe_or_a_full_disk_ends_like_any_output(args: list[str]) -> None:
+    # `digitcli --help | head -1`: the reader is gone before the help is written (closed here
+    # first, so the write fails every time). Click alone would exit 1, or print a traceback for
+    # a full disk.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        closed = subprocess.run(
+            digitcli(*args), stdout=write_end, stderr=subprocess.PIPE, text=True, check=False
+        )
+    finally:
+        os.close(write_end)
+    assert (closed.returncode, closed.stderr) == (141, "")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(digitcli(*args), stdout=full, stderr=subprocess.PIPE, text=True)
+    assert done.returncode == 1
+    assert done.stderr == "error: cannot write to standard output (No space left on device)\n"
+
+
 def test_a_reader_that_goes_away_ends_predict_quietly_with_141(
     trained_run: Path, tmp_path: Path
 ) -> None:

@@ -2,7 +2,8 @@
 
 Click (through Typer) prints a usage error as a usage line, a hint and a boxed message, on a pipe too;
 digitcli's errors are one `error:` line, so usage errors are too, followed by one `hint:` line naming
-the help to read, with exit code 2. The global options (--quiet, --debug, --no-color, --verbose)
+the help to read, with exit code 2. Help written into a closed pipe or a full disk ends as any
+command's output does (141 quietly, or one line and 1), not as Click's 1 or a traceback. The global options (--quiet, --debug, --no-color, --verbose)
 belong to the group, so Click only accepts them before the subcommand; they are moved there, so
 `digitcli predict x.png --debug` means what it says.
 """
@@ -10,11 +11,14 @@ belong to the group, so Click only accepts them before the subcommand; they are 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
+
+from digitcli.cli._common import StdoutError, stdout_failed
 
 # The group's flags (no values) that may also be given after the subcommand; no subcommand
 # defines an option of the same name (test_cli_errors checks).
@@ -49,8 +53,30 @@ def usage_error_lines(exc: typer.TyperException, command_path: str = "digitcli")
     return lines
 
 
+@contextmanager
+def _stdout_errors_exit() -> Iterator[None]:
+    """Exit as every command does when stdout fails: Click would turn a closed pipe into exit 1
+    and let a full disk through as a traceback."""
+    try:
+        yield
+    except StdoutError as exc:
+        sys.exit(stdout_failed(exc))
+
+
 class DigitcliGroup(TyperGroup):
     """TyperGroup with one-line usage errors and global flags accepted after the subcommand."""
+
+    # --help prints while the group's (or, in invoke, a subcommand's) context is made. (Click's
+    # Context is vendored by Typer, whose own typer.Context differs for mypy: Any here.)
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
+    ) -> Any:
+        with _stdout_errors_exit():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _stdout_errors_exit():
+            return super().invoke(ctx)
 
     def main(  # type: ignore[override]
         self,
