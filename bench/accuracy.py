@@ -15,6 +15,7 @@ each picture of the folders read as `predict` reads it. Writes bench/output/accu
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import shutil
 import time
@@ -60,15 +61,20 @@ def reference_run(given: Path | None, retrain: bool) -> Path:
     if given is not None:
         return given
     kept = RUNS / REFERENCE_NAME
-    if kept.is_dir() and not retrain:
-        return kept
-    shutil.rmtree(kept, ignore_errors=True)
-    config = load_config(
-        _common.REPO / "configs" / "mnist.yaml",
-        [f"data.path={_common.require_mnist()}", f"output.dir={RUNS}"],
-    )
-    with _common.step(f"training configs/mnist.yaml into {kept}"):
-        return train(config, label=REFERENCE_NAME, name=REFERENCE_NAME).run_dir
+    RUNS.mkdir(parents=True, exist_ok=True)
+    with (RUNS / f".{REFERENCE_NAME}.lock").open("w") as lock:
+        # Two `make accuracy` at once: the second waits for the first's run instead of training
+        # into the same folder.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if kept.is_dir() and not retrain:
+            return kept
+        shutil.rmtree(kept, ignore_errors=True)
+        config = load_config(
+            _common.REPO / "configs" / "mnist.yaml",
+            [f"data.path={_common.require_mnist()}", f"output.dir={RUNS}"],
+        )
+        with _common.step(f"training configs/mnist.yaml into {kept}"):
+            return train(config, label=REFERENCE_NAME, name=REFERENCE_NAME).run_dir
 
 
 def score(model: Path, sets: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
