@@ -3,9 +3,9 @@
 Click (through Typer) prints a usage error as a usage line, a hint and a boxed message, on a pipe too;
 digitcli's errors are one `error:` line, so usage errors are too, followed by one `hint:` line naming
 the help to read, with exit code 2. Help written into a closed pipe or a full disk ends as any
-command's output does (141 quietly, or one line and 1), not as Click's 1 or a traceback. The global options (--quiet, --debug, --no-color, --verbose)
-belong to the group, so Click only accepts them before the subcommand; they are moved there, so
-`digitcli predict x.png --debug` means what it says.
+command's output does (141 quietly, or one line and 1), not as Click's 1 or a traceback. The global
+options (--quiet, --debug, --no-color, --verbose) belong to the group, so Click only accepts them
+before the subcommand; they are moved there, so `digitcli predict x.png --debug` means what it says.
 """
 
 from __future__ import annotations
