@@ -28,12 +28,10 @@ from digitcli.bundling import recipe_config
 from digitcli.calibration import (
     OTHER_WRITERS_BUDGET,
     UNSURE_WRONG_SHARE,
-    calibrated_probabilities,
     choose_min_confidence,
 )
 from digitcli.data import load_dataset
-from digitcli.inference import NumpyModel
-from digitcli.predict import InputItem, load_classifier, predict_inputs
+from digitcli.predict import Classifier, InputItem, load_classifier, predict_inputs
 from digitcli.runs import resolve_model
 
 # Sets of bench/real_pipeline.py made from the public splits (they chose the threshold).
@@ -52,13 +50,8 @@ def _unsure_wrong(
     return int(below.sum()), int((below & wrong).sum())
 
 
-def split_probabilities(run: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def split_probabilities(classifier: Classifier) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Calibrated probabilities and labels of each recipe source's test split."""
-    files = resolve_model(run)
-    classifier = load_classifier(files)
-    if files.weights is None:
-        raise SystemExit(f"{run}: no weights.npz (this check reads the NumPy weights)")
-    model = NumpyModel.load(files.weights)
     config = recipe_config()
     splits = {}
     for entry in config.data.sources or []:
@@ -69,7 +62,7 @@ def split_probabilities(run: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
             if entry.source.value == "npz" and entry.path
             else entry.source.value
         )
-        probabilities = calibrated_probabilities(model.logits(test.x), classifier.temperature)
+        probabilities = classifier(test.x)  # calibrated with the run's temperature
         splits[name] = (probabilities, test.y)
     return splits
 
@@ -92,8 +85,7 @@ def leave_one_out(splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[str]
     return lines
 
 
-def picture_sets(run: Path, root: Path, thresholds: Sequence[float]) -> list[str]:
-    classifier = load_classifier(resolve_model(run))
+def picture_sets(classifier: Classifier, root: Path, thresholds: Sequence[float]) -> list[str]:
     lines, totals = [], {t: [0, 0] for t in thresholds}
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         if folder.name.removesuffix("_inv") in CHOOSING_SETS:
@@ -129,16 +121,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--sets", type=Path, help="bench/real_pipeline.py make's folder")
     parser.add_argument("--thresholds", default="run", help="comma-separated; 'run': its own")
     args = parser.parse_args(argv)
-    own = load_classifier(resolve_model(args.run)).min_confidence
+    classifier = load_classifier(resolve_model(args.run))  # loaded once for every check
+    own = classifier.min_confidence
     thresholds = [own if t == "run" else float(t) for t in args.thresholds.split(",")]
-    splits = split_probabilities(args.run)
+    splits = split_probabilities(classifier)
     print(f"model {args.run}, its own threshold {own}")
     print("\n".join(leave_one_out(splits)))
     for t in thresholds:
         unsure, wrong = _unsure_wrong(*splits["mnist"], t)
         print(f"mnist test at {t}: unsure {unsure}, wrong {wrong} ({_share(wrong, unsure)})")
     if args.sets is not None:
-        print("\n".join(picture_sets(args.run, args.sets, thresholds)))
+        print("\n".join(picture_sets(classifier, args.sets, thresholds)))
 
 
 if __name__ == "__main__":
