@@ -8,9 +8,9 @@ holds no ink, yields a record with `digit=None` and the reason in `error`; it ne
 Each record says how far to trust it in `status`: "ok"; "unsure" (the calibrated confidence is
 below `min_confidence`: the digit is a best guess, `top3` holds the runners-up; or a number whose
 digits stack rather than stand side by side, `overlap_reason`; or a detached dot, as in ? and !,
-`nondigit.dot_reason`); "no_digit" (the
-picture was read but holds no digit: blank, a speck, or a scene (`nondigit.py`); `error` and
-`reason` say why); "error" (the input could not be read).
+`nondigit.dot_reason`; or a 5 that is the same upside down, an S, `nondigit.symmetry_reason`);
+"no_digit" (the picture was read but holds no digit: blank, a speck, or a scene (`nondigit.py`);
+`error` and `reason` say why); "error" (the input could not be read).
 
 A picture may hold a number: `preprocess.read_digits` finds each digit, left to right, and the
 record carries the `number` and every digit with its confidence and box (specks and dots are no
@@ -42,7 +42,7 @@ import numpy as np
 from digitcli.errors import NO_DIGIT_PREFIXES, DigitcliError, ModelError, UsageError
 from digitcli.imaging import IMAGE_SUFFIXES, UNSUPPORTED_SUFFIXES, frame_count, load_image
 from digitcli.lab_format import lab_rows_to_images
-from digitcli.nondigit import dot_reason, scene_reason
+from digitcli.nondigit import dot_reason, scene_reason, symmetry_reason
 from digitcli.output_files import make_folder, write_bytes
 from digitcli.preprocess import read_digits, warm_up
 from digitcli.runs import ModelFiles
@@ -853,9 +853,9 @@ def _read(
                     f"the picture holds {len(readings)} digits ({number}); "
                     f"the largest is digit {main + 1}"
                 )
-            dot = dot_reason(pixels[picked[main]])
-            if dot is not None:
-                reason, doubted = dot, True
+            shape = dot_reason(pixels[picked[main]]) or symmetry_reason(pixels[picked[main]], digit)
+            if shape is not None:
+                reason, doubted = shape, True
         else:
             top3 = ()
             digit, distribution = None, None
