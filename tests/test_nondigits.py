@@ -167,14 +167,30 @@ def test_a_five_that_is_the_same_upside_down_is_doubted() -> None:
     block_s[2:4, 5:15] = block_s[2:10, 5:7] = block_s[9:11, 5:15] = 1
     block_s[10:18, 13:15] = block_s[16:18, 5:15] = 1
     assert point_symmetry(block_s) == 1.0
+    assert point_symmetry(np.roll(block_s, (1, -1), axis=(0, 1))) == 1.0  # a pixel off the centre
     assert symmetry_reason(block_s, 5) == "the same upside down, as an S is and a 5 is not"
     assert symmetry_reason(block_s, 2) is None  # only a 5 is doubted for it
     five = np.zeros((20, 20), dtype=np.float32)  # a short bar on top, the bowl below
     five[2:4, 7:16] = five[2:10, 6:8] = five[8:10, 6:13] = 1
     five[9:16, 13:15] = five[16:18, 4:13] = 1
     assert symmetry_reason(five, 5) is None
-    # The share of ink a half-turn keeps, against NumPy's own half-turn on random ink.
-    ink = np.random.default_rng(0).random((20, 20)).astype(np.float32)
-    expected = np.minimum(ink, np.rot90(ink, 2)).sum() / ink.sum()
-    assert point_symmetry(ink.ravel()) == pytest.approx(expected, rel=1e-6)
     assert point_symmetry(np.zeros(400, dtype=np.float32)) == 0.0  # no ink: nothing to doubt
+
+
+def test_point_symmetry_matches_scipy_half_turn_and_shift() -> None:
+    from scipy import ndimage
+
+    from digitcli.nondigit import SYMMETRY_SHIFT, point_symmetry
+
+    ink = np.random.default_rng(0).random((20, 20)).astype(np.float32) ** 4  # sparse-ish ink
+    turned = np.rot90(ink, 2)
+    reach = range(-SYMMETRY_SHIFT, SYMMETRY_SHIFT + 1)
+    expected = (
+        max(
+            np.minimum(ink, ndimage.shift(turned, (dy, dx), order=0, cval=0.0)).sum()
+            for dy in reach
+            for dx in reach
+        )
+        / ink.sum()
+    )
+    assert point_symmetry(ink.ravel()) == pytest.approx(expected, rel=1e-6)
