@@ -242,3 +242,34 @@ def test_a_flat_stroke_is_not_cut_into_many_digits(drop: int) -> None:
     draw.line([(62, 100 + drop), (134, 98 + drop)], fill=0, width=1)
     draw.line([(62, 30), (60, 70)], fill=0, width=1)  # the stroke above, apart
     assert len(read_digits(np.asarray(picture, dtype=np.float32) / 255)) == 1
+
+
+def test_a_one_touching_a_digit_off_its_middle_is_also_read_cut() -> None:
+    from digitcli.preprocess import read_digits
+
+    # A 0 with a 1 touching its right side, beside another 0: the joint is far off the pair's
+    # middle, where the first search for a cut looks; the second looks almost anywhere.
+    picture = Image.new("L", (160, 100), 255)
+    draw = ImageDraw.Draw(picture)
+    draw.ellipse((4, 20, 38, 80), outline=0, width=5)
+    draw.line((40, 20, 40, 80), fill=0, width=5)
+    draw.ellipse((90, 20, 124, 80), outline=0, width=5)
+    pair, alone = read_digits(np.asarray(picture, dtype=np.float32) / 255)
+    zero, one = pair.parts
+    assert 34 <= zero.box[2] <= 40 and one.box[0] == zero.box[2] and one.box[2] <= 44
+    assert alone.parts == ()
+
+
+def test_a_bar_a_stroke_tall_is_not_cut_into_ones() -> None:
+    from digitcli.preprocess import read_digits
+
+    # A face with dots for eyes and a flat mouth in a ring (taken for a frame): the mouth, a bar
+    # one stroke tall and ten wide, was cut into four pieces read "1111" at 99%.
+    picture = Image.new("L", (100, 100), 255)
+    draw = ImageDraw.Draw(picture)
+    draw.ellipse((10, 10, 90, 90), outline=0, width=4)
+    draw.ellipse((32, 32, 40, 40), fill=0)
+    draw.ellipse((60, 32, 68, 40), fill=0)
+    draw.line((30, 66, 70, 66), fill=0, width=4)
+    (mouth,) = read_digits(np.asarray(picture, dtype=np.float32) / 255)
+    assert mouth.box[2] - mouth.box[0] > 35 and mouth.parts == ()
