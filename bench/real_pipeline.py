@@ -12,6 +12,9 @@ built from `../shared/data/real` (seeded, so the same every time):
 - mouse_thin: drawn_28px digits on a 200x200 canvas, strokes 1-3 px, aliased (no grey);
   mouse_gaps: the same with breaks in the lines (a canvas drawing a dot per mouse event);
 - page_small: a drawn_28px digit 40-120 px tall, anywhere on a 1200x900 off-white page;
+- page_on_desk: every fourth drawn_28px digit on a sheet of paper 40-75% of the picture's sides,
+  tilted up to 15 degrees, photographed on a dark desk (white sheet) or a light one (grey sheet),
+  with uneven light, noise, blur and JPEG;
 - photos_x0.3, photos_x0.6, photos_x1.5: the photos resized; photos_jpeg25: JPEG quality 25;
 - usps, optdigits, semeion (+ `_inv`): the test splits as PNGs, white on black (as stored) and
   dark on white.
@@ -157,6 +160,49 @@ def _page(drawn: list[tuple[int, Path, np.ndarray]], out: Path, seed: int) -> No
         _save(page, out / str(label) / f"{path.stem}.png")
 
 
+def _desk(drawn: list[tuple[int, Path, np.ndarray]], out: Path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for label, path, ink in drawn[::4]:
+        height, width = (480, 640) if rng.random() < 0.5 else (768, 1024)
+        # A white sheet on a dark desk, or a grey one (in shade) on a light desk.
+        dark = rng.random() < 0.7
+        desk = rng.uniform(20, 90) if dark else rng.uniform(215, 250)
+        paper = rng.uniform(190, 240) if dark else rng.uniform(140, 190)
+        sheet_h = int(height * rng.uniform(0.4, 0.75))
+        sheet_w = int(width * rng.uniform(0.4, 0.75))
+        sheet = np.full((sheet_h, sheet_w), paper, dtype=np.float32)
+        side = int(min(sheet_h, sheet_w) * rng.uniform(0.3, 0.6))
+        digit = np.asarray(
+            Image.fromarray((ink * 255).astype(np.uint8)).resize(
+                (side, side), Image.Resampling.BILINEAR
+            ),
+            dtype=np.float32,
+        )
+        y, x = (sheet_h - side) // 2, (sheet_w - side) // 2
+        sheet[y : y + side, x : x + side] *= 1 - rng.uniform(0.6, 0.85) * digit / 255
+        # Tilted on the desk; -1 marks the desk around the turned sheet.
+        turned = np.asarray(
+            Image.fromarray(sheet, mode="F").rotate(
+                rng.uniform(-15, 15), expand=True, fillcolor=-1
+            ),
+            dtype=np.float32,
+        )[:height, :width]
+        picture = np.full((height, width), desk, dtype=np.float32)
+        top = int(rng.integers(0, height - turned.shape[0] + 1))
+        left = int(rng.integers(0, width - turned.shape[1] + 1))
+        window = picture[top : top + turned.shape[0], left : left + turned.shape[1]]
+        window[turned >= 0] = turned[turned >= 0]
+        # Light falling off across the picture, sensor noise, a little blur, JPEG.
+        rows, cols = np.mgrid[0:height, 0:width]
+        picture *= (
+            1 + rng.uniform(-0.25, 0.1) * cols / width + rng.uniform(-0.2, 0.1) * rows / height
+        )
+        picture += rng.normal(0, rng.uniform(1, 6), (height, width))
+        picture = ndimage.gaussian_filter(picture, rng.uniform(0.3, 1.2))
+        target = out / str(label) / f"{path.stem}.jpg"
+        _save(picture, target, quality=85)
+
+
 def _photos(out: Path) -> None:
     for path in sorted((REAL / "photos").glob("*/*.png")):
         image = Image.open(path).convert("RGB")
@@ -200,6 +246,7 @@ def make(out: Path, only: list[str] | None = None) -> None:
         # Broken lines, as a canvas that draws a dot per mouse event (no line between them).
         "mouse_gaps": lambda: _mouse(drawn, out / "mouse_gaps", seed=3, level=100),
         "page_small": lambda: _page(drawn, out / "page_small", seed=4),
+        "page_on_desk": lambda: _desk(drawn, out / "page_on_desk", seed=5),
         "photos_*": lambda: _photos(out),
         "usps, optdigits, semeion": lambda: _npz_tests(out),
     }
