@@ -15,6 +15,8 @@ built from `../shared/data/real` (seeded, so the same every time):
 - page_on_desk: every fourth drawn_28px digit on a sheet of paper 40-75% of the picture's sides,
   tilted up to 15 degrees, photographed on a dark desk (white sheet) or a light one (grey sheet),
   with uneven light, noise, blur and JPEG;
+- page_squared: every fourth drawn_28px digit (another quarter) 120-220 px tall on squared paper
+  (grey lines 1-2 px wide every 18-32 px);
 - photos_x0.3, photos_x0.6, photos_x1.5: the photos resized; photos_jpeg25: JPEG quality 25;
 - usps, optdigits, semeion (+ `_inv`): the test splits as PNGs, white on black (as stored) and
   dark on white.
@@ -203,6 +205,29 @@ def _desk(drawn: list[tuple[int, Path, np.ndarray]], out: Path, seed: int) -> No
         _save(picture, target, quality=85)
 
 
+def _squared(drawn: list[tuple[int, Path, np.ndarray]], out: Path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for label, path, ink in drawn[1::4]:
+        page = np.full((400, 400), rng.uniform(225, 250), dtype=np.float32)
+        # Squared paper: 1-2 px lines every 18-32 px, grey to darker grey, in both directions.
+        spacing, offset = int(rng.integers(18, 33)), int(rng.integers(0, 18))
+        thickness, tone = int(rng.integers(1, 3)), rng.uniform(150, 215)
+        for start in range(offset, 400, spacing):
+            page[start : start + thickness, :] = tone
+            page[:, start : start + thickness] = tone
+        side = int(rng.integers(120, 220))
+        digit = np.asarray(
+            Image.fromarray((ink * 255).astype(np.uint8)).resize(
+                (side, side), Image.Resampling.BILINEAR
+            ),
+            dtype=np.float32,
+        )
+        y, x = (int(rng.integers(30, 400 - side - 30)) for _ in range(2))
+        page[y : y + side, x : x + side] *= 1 - rng.uniform(0.7, 0.9) * digit / 255
+        page += rng.normal(0, 2.0, page.shape)
+        _save(page, out / str(label) / f"{path.stem}.png")
+
+
 def _photos(out: Path) -> None:
     for path in sorted((REAL / "photos").glob("*/*.png")):
         image = Image.open(path).convert("RGB")
@@ -247,6 +272,7 @@ def make(out: Path, only: list[str] | None = None) -> None:
         "mouse_gaps": lambda: _mouse(drawn, out / "mouse_gaps", seed=3, level=100),
         "page_small": lambda: _page(drawn, out / "page_small", seed=4),
         "page_on_desk": lambda: _desk(drawn, out / "page_on_desk", seed=5),
+        "page_squared": lambda: _squared(drawn, out / "page_squared", seed=6),
         "photos_*": lambda: _photos(out),
         "usps, optdigits, semeion": lambda: _npz_tests(out),
     }

@@ -83,6 +83,21 @@ def test_digits_on_paper_and_canvas_are_not_scenes(confident_digits: dict[int, n
     assert min(number.shape) >= 48 and scene_reason(number) is None
 
 
+@pytest.mark.parametrize("grid_tone", [0.85, 0.7])
+def test_a_digit_on_squared_paper_is_not_a_scene(grid_tone: float) -> None:
+    # Squared paper, 2-px lines every 20 px, a thick 7 across them: the lines' edges and
+    # mid-tones passed for a scene's texture ("no digit found").
+    page = np.full((400, 400), 0.96, dtype=np.float32)
+    page[5::20, :] = page[6::20, :] = grid_tone
+    page[:, 5::20] = page[:, 6::20] = grid_tone
+    seven = Image.new("L", (400, 400), 0)
+    ImageDraw.Draw(seven).line([(120, 110), (280, 110), (170, 300)], fill=255, width=14)
+    ink = np.asarray(seven, dtype=np.float32) / 255
+    noise = np.random.default_rng(0).normal(0, 0.01, page.shape)
+    photo = (page * (1 - 0.85 * ink) + noise).astype(np.float32)
+    assert scene_reason(photo) is None  # measured again without the lines (preprocess/rules.py)
+
+
 # The network must doubt these itself. The bundled model (what predict uses on a fresh install) is
 # trained with outlier exposure (configs/real-pictures.yaml, negatives.py) and rejects about 88% of
 # bench/nondigits at its own threshold (0.35, what `predict` uses), and doubts the smiley (whose

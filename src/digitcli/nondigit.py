@@ -94,24 +94,33 @@ def midtone_share(gray: np.ndarray) -> float:
 def scene_reason(gray: np.ndarray) -> str | None:
     """Why `gray` (2-D, in [0, 1]) is a photo of a scene rather than a digit; None when it may hold
     a digit (or is too small to tell)."""
-    if min(np.shape(gray)) < MIN_SIDE:
+    if min(np.shape(gray)) < MIN_SIDE or not _looks_like_scene(gray):
         return None
+    # Ruled or squared paper looks like one too: measured again without its lines (only here, as
+    # nearly every digit is cleared by the cheap first test).
+    from digitcli.preprocess.rules import without_rules  # SciPy-free, but only needed here
+
+    cleaned = without_rules(gray)
+    if cleaned is not gray and not _looks_like_scene(cleaned):
+        return None
+    return (
+        "no digit found: the picture looks like a photo of a scene (texture up to its edges), "
+        "not a digit on paper"
+    )
+
+
+def _looks_like_scene(gray: np.ndarray) -> bool:
     # A scene passes all three tests; the mid-tones are the cheapest (a third of the time of the
     # edges) and fail for nearly every digit on paper or a canvas, so they go first.
     midtones = midtone_share(gray)
     if midtones <= MIDTONES:
-        return None
+        return False
     features = scene_features(gray, midtones)
-    if (
+    return (
         features["edges"] > EDGES_SHARE
         and features["ring"] > RING_EDGES
         and features["midtones"] > MIDTONES
-    ):
-        return (
-            "no digit found: the picture looks like a photo of a scene (texture up to its edges), "
-            "not a digit on paper"
-        )
-    return None
+    )
 
 
 # A detached dot, on the 20x20 canonical image: ink above INK_LEVEL in a separate component of at

@@ -21,6 +21,7 @@ from digitcli.preprocess.geometry import fit_and_center_one
 from digitcli.preprocess.levels import clip01, denoise, ink_levels, noise_level
 from digitcli.preprocess.page import find_page
 from digitcli.preprocess.polarity import is_dark_on_light
+from digitcli.preprocess.rules import without_rules
 from digitcli.preprocess.segment import find_digits, is_speck
 from digitcli.preprocess.strokes import STROKE_LEVEL, normalise_strokes, stroke_width
 from digitcli.vocabulary import Invert
@@ -111,7 +112,7 @@ def _picture_box(box: tuple[int, int, int, int], found: _Ink) -> tuple[int, int,
 
 
 def _ink(gray: np.ndarray, invert: Invert) -> _Ink:
-    """The pipeline up to the ink's levels: polarity, page, background, threshold."""
+    """The pipeline up to the ink's levels: page, ruled lines, polarity, background, threshold."""
     image = np.asarray(gray, dtype=np.float32)
     if image.ndim != 2:
         raise ValueError(f"expected a 2-D greyscale image, got shape {image.shape}")
@@ -126,6 +127,7 @@ def _ink(gray: np.ndarray, invert: Invert) -> _Ink:
         page = find_page(work)
         if page is not None:
             work, origin = page.image, (page.top, page.left)
+        work = without_rules(work)
     border = np.sort(border_pixels(work))
     flip = is_dark_on_light(work, border) if invert is Invert.auto else invert is Invert.yes
     raw = np.subtract(1.0, work, dtype=np.float32) if flip else work
