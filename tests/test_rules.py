@@ -46,3 +46,19 @@ def test_one_or_two_lines_are_not_ruled_paper() -> None:
     assert without_rules(crop) is crop
     picture = notebook(grid=False, spacing=200)  # two rules
     assert without_rules(picture) is picture
+
+
+def test_a_small_digit_on_squared_paper_in_uneven_light_is_read() -> None:
+    from digitcli.nondigit import scene_reason
+
+    # Light falling off by 15% across the page, lines every 25 px: painted in one paper tone,
+    # the lines were left as light and dark stripes, and the page passed for a scene.
+    page = np.full((300, 400), 0.96, dtype=np.float32)
+    page[7::25, :] = 0.75
+    page[:, 7::25] = 0.75
+    page[130:180, 300:306] = 0.1  # a small 1, 50 px tall
+    photo = (page * np.linspace(0.85, 1.0, 400, dtype=np.float32)).astype(np.float32)
+    assert scene_reason(photo) is None
+    (one,) = read_digits(photo)
+    x0, y0, x1, y1 = one.box
+    assert 295 <= x0 and x1 <= 311 and 125 <= y0 and y1 <= 185

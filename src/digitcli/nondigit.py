@@ -98,10 +98,12 @@ def scene_reason(gray: np.ndarray) -> str | None:
         return None
     # Ruled or squared paper looks like one too: measured again without its lines (only here, as
     # nearly every digit is cleared by the cheap first test).
-    from digitcli.preprocess.rules import without_rules  # SciPy-free, but only needed here
+    from digitcli.preprocess.background import shrink
+    from digitcli.preprocess.rules import without_rules
 
-    cleaned = without_rules(gray)
-    if cleaned is not gray and not _looks_like_scene(cleaned):
+    small = shrink(np.asarray(gray, dtype=np.float32))  # the size the rules are looked for at
+    cleaned = without_rules(small)
+    if cleaned is not small and not _looks_like_scene(cleaned):
         return None
     return (
         "no digit found: the picture looks like a photo of a scene (texture up to its edges), "
