@@ -83,6 +83,17 @@ def test_digits_on_paper_and_canvas_are_not_scenes(confident_digits: dict[int, n
     assert min(number.shape) >= 48 and scene_reason(number) is None
 
 
+def test_thin_chalk_on_a_noisy_board_is_not_a_scene() -> None:
+    # A 7 in 3-px chalk strokes is 0.6% of the picture: outside the 1st-99th percentile range,
+    # which was then the board's noise alone, all mid-tones and edges.
+    board = Image.new("L", (480, 360), 0)
+    ImageDraw.Draw(board).line([(180, 100), (300, 100), (220, 280)], fill=255, width=3)
+    chalk = np.asarray(board, dtype=np.float32) / 255
+    noise = np.random.default_rng(0).normal(0, 0.05, chalk.shape)
+    photo = np.clip(0.2 + 0.65 * chalk + noise, 0, 1).astype(np.float32)
+    assert scene_reason(photo) is None
+
+
 @pytest.mark.parametrize("grid_tone", [0.85, 0.7])
 def test_a_digit_on_squared_paper_is_not_a_scene(grid_tone: float) -> None:
     # Squared paper, 2-px lines every 20 px, a thick 7 across them: the lines' edges and

@@ -39,6 +39,10 @@ RING_EDGES = 0.10
 # numbers (bench/numbers, seed 0) at most 0.14 of their pixels; scenes caught by the edge tests at
 # least 0.18 (train photographs).
 MIDTONES = 0.16
+# The picture's tonal range: its 1st to 99th percentile; or its 0.1th to 99.9th when that is at
+# least WIDE_RANGE times as wide: thin chalk or ink can be under 1% of a picture, and the range
+# was then the board's or the paper's noise alone (a scene's extremes are not so far out).
+WIDE_RANGE = 2.0
 # Mid-tones are counted on every n-th pixel, so that about this many rows and columns are read.
 MIDTONE_SIDE = 256
 
@@ -57,7 +61,7 @@ def scene_features(gray: np.ndarray, midtones: float | None = None) -> dict[str,
     """Edge shares of the whole picture and of its outer ring, its mid-tone share and its tonal
     spread (`midtones`: `midtone_share(gray)` when the caller has it)."""
     small = _small(gray)
-    low, high = np.percentile(small, [1, 99])
+    low, high = tonal_range(small)
     spread = float(high - low)
     if spread < 0.05 or min(small.shape) < 8:
         return {"spread": spread, "edges": 0.0, "ring": 0.0, "midtones": 0.0}
@@ -78,13 +82,21 @@ def scene_features(gray: np.ndarray, midtones: float | None = None) -> dict[str,
     }
 
 
+def tonal_range(values: np.ndarray) -> tuple[float, float]:
+    """(low, high) of the picture's tones (see WIDE_RANGE)."""
+    outer_low, low, high, outer_high = np.percentile(values, [0.1, 1, 99, 99.9])
+    if outer_high - outer_low >= WIDE_RANGE * (high - low):
+        return float(outer_low), float(outer_high)
+    return float(low), float(high)
+
+
 def midtone_share(gray: np.ndarray) -> float:
     """The share of pixels between a quarter and three quarters of the picture's tonal range
-    (its 1st to 99th percentile), on a subsample without averaging (which would make mid-tones)."""
+    (`tonal_range`), on a subsample without averaging (which would make mid-tones)."""
     image = np.asarray(gray, dtype=np.float32)
     step = max(1, int(np.ceil(max(image.shape) / MIDTONE_SIDE)))
     sample = image[::step, ::step]
-    low, high = np.percentile(sample, [1, 99])
+    low, high = tonal_range(sample)
     if high - low < 0.05:
         return 0.0
     scaled = (sample - low) / (high - low)
