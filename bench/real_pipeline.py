@@ -17,6 +17,9 @@ built from `../shared/data/real` (seeded, so the same every time):
   with uneven light, noise, blur and JPEG;
 - page_squared: every fourth drawn_28px digit (another quarter) 120-220 px tall on squared paper
   (grey lines 1-2 px wide every 18-32 px);
+- conditions: every other drawn_28px digit under one of ten capture conditions in turn (a soft
+  shadow over half, turned 25 degrees, 30 px tall, defocused, motion-blurred, low contrast,
+  over-exposed, a glare spot, chalk on a noisy board, lined paper with a margin line), JPEG;
 - photos_x0.3, photos_x0.6, photos_x1.5: the photos resized; photos_jpeg25: JPEG quality 25;
 - usps, optdigits, semeion (+ `_inv`): the test splits as PNGs, white on black (as stored) and
   dark on white.
@@ -228,6 +231,72 @@ def _squared(drawn: list[tuple[int, Path, np.ndarray]], out: Path, seed: int) ->
         _save(page, out / str(label) / f"{path.stem}.png")
 
 
+def _conditions(drawn: list[tuple[int, Path, np.ndarray]], out: Path, seed: int) -> None:
+    """Every other drawn_28px digit, 160 px tall on a 480x360 picture, under one of ten capture
+    conditions in turn (the condition is the file name's prefix)."""
+    rng = np.random.default_rng(seed)
+    height, width = 360, 480
+
+    def on_paper(ink: np.ndarray, side: int = 160, paper: float = 0.95, pen: float = 0.12) -> Any:
+        digit = (
+            np.asarray(
+                Image.fromarray((ink * 255).astype(np.uint8)).resize(
+                    (side, side), Image.Resampling.BILINEAR
+                ),
+                dtype=np.float32,
+            )[..., :]
+            / 255
+        )
+        picture = np.full((height, width), paper, dtype=np.float32)
+        top = (height - side) // 2 + int(rng.integers(-30, 31))
+        left = (width - side) // 2 + int(rng.integers(-60, 61))
+        window = picture[top : top + side, left : left + side]
+        window[:] = window * (1 - digit) + pen * digit
+        return picture
+
+    rows, cols = np.mgrid[0:height, 0:width]
+    conditions = {
+        "shadow": lambda ink: (
+            on_paper(ink)
+            * (1 - 0.45 / (1 + np.exp(-(cols - width / 2 - rng.integers(-60, 61)) / 15)))
+        ),
+        "turned": lambda ink: np.asarray(
+            Image.fromarray(on_paper(ink), mode="F").rotate(
+                float(rng.choice([-25, 25])), fillcolor=0.95, resample=Image.Resampling.BILINEAR
+            )
+        ),
+        "tiny": lambda ink: on_paper(ink, side=30),
+        "defocus": lambda ink: ndimage.gaussian_filter(on_paper(ink), 4),
+        "motion": lambda ink: ndimage.uniform_filter1d(on_paper(ink), 9, axis=1),
+        "low_contrast": lambda ink: on_paper(ink, paper=0.75, pen=0.55),
+        "over_exposed": lambda ink: np.clip(on_paper(ink, paper=1.0, pen=0.7) * 1.1, 0, 1),
+        "glare": lambda ink: (
+            on_paper(ink)
+            + 0.5
+            * np.exp(
+                -(
+                    (rows - height / 2 - rng.integers(-50, 51)) ** 2
+                    + (cols - width / 2 - rng.integers(-80, 81)) ** 2
+                )
+                / (2 * 40**2)
+            )
+        ),
+        "chalkboard": lambda ink: (
+            on_paper(ink, paper=0.2, pen=0.85) + rng.normal(0, 0.05, (height, width))
+        ),
+        "lined": lambda ink: np.minimum(
+            on_paper(ink), np.where((rows % 28 < 2) | ((cols >= 60) & (cols < 62)), 0.65, 1.0)
+        ),
+    }
+    names = list(conditions)
+    for index, (label, path, ink) in enumerate(drawn[::2]):
+        name = names[index % len(names)]
+        picture = conditions[name](ink) + rng.normal(0, 0.01, (height, width))
+        _save(
+            np.clip(picture, 0, 1) * 255, out / str(label) / f"{name}-{path.stem}.jpg", quality=90
+        )
+
+
 def _photos(out: Path) -> None:
     for path in sorted((REAL / "photos").glob("*/*.png")):
         image = Image.open(path).convert("RGB")
@@ -273,6 +342,7 @@ def make(out: Path, only: list[str] | None = None) -> None:
         "page_small": lambda: _page(drawn, out / "page_small", seed=4),
         "page_on_desk": lambda: _desk(drawn, out / "page_on_desk", seed=5),
         "page_squared": lambda: _squared(drawn, out / "page_squared", seed=6),
+        "conditions": lambda: _conditions(drawn, out / "conditions", seed=7),
         "photos_*": lambda: _photos(out),
         "usps, optdigits, semeion": lambda: _npz_tests(out),
     }
