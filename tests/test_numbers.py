@@ -107,6 +107,28 @@ def test_asked_for_one_digit_a_number_says_so(
     assert "2 digits (42)" in single["reason"]
 
 
+def test_a_second_line_of_digits_is_not_dropped_silently(
+    strokes: dict[int, np.ndarray], model_files: ModelFiles, tmp_path: Path
+) -> None:
+    # "12" above "34": one line is read, and the answer says the other was not (it was "34", ok).
+    top, _ = number_picture(strokes, "12")
+    bottom, _ = number_picture(strokes, "34")
+    width = max(top.shape[1], bottom.shape[1])
+    lines = [
+        np.pad(line, ((0, 0), (0, width - line.shape[1])), constant_values=1.0)
+        for line in (top, bottom)
+    ]
+    (record,) = _predict([_write(tmp_path, "two-lines.png", np.vstack(lines))], model_files)
+    assert record.number in ("12", "34") and record.status == "unsure"
+    assert (
+        record.reason
+        == "2 more digit-like marks in the picture not read (another line of writing?)"
+    )
+    # One line alone is answered as before.
+    (alone,) = _predict([_write(tmp_path, "one-line.png", top)], model_files)
+    assert alone.reason is None or "not read" not in alone.reason
+
+
 def test_a_digit_in_pieces_stays_one_digit(model_files: ModelFiles, tmp_path: Path) -> None:
     # A 5 whose bar was written apart from its body, and a 4 written in two strokes.
     five = Image.new("L", (120, 120), 255)

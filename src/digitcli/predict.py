@@ -8,7 +8,8 @@ holds no ink, yields a record with `digit=None` and the reason in `error`; it ne
 Each record says how far to trust it in `status`: "ok"; "unsure" (the calibrated confidence is
 below `min_confidence`: the digit is a best guess, `top3` holds the runners-up; or a number whose
 digits stack rather than stand side by side, `overlap_reason`; or a detached dot, as in ? and !,
-`nondigit.dot_reason`; or a 5 that is the same upside down, an S, `nondigit.symmetry_reason`);
+`nondigit.dot_reason`; or a 5 that is the same upside down, an S, `nondigit.symmetry_reason`; or
+digit-like marks elsewhere in the picture left unread, another line of writing, `unread_reason`);
 "no_digit" (the picture was read but holds no digit: blank, a speck, or a scene (`nondigit.py`);
 `error` and `reason` say why); "error" (the input could not be read).
 
@@ -577,10 +578,11 @@ def _jobs(chunk: list[_Unit]) -> list[tuple[Path | np.ndarray, Invert]]:
 
 
 # What canonicalize_sources returns: every digit's canonical pixels (M, 400) and box (M, 4), the
-# layout of each source's digits (empty when it failed), and each source's error (or None).
+# layout of each source's digits (empty when it failed), each source's error (or None), and how
+# many digit-like marks each source left unread (preprocess.DigitImage.unread).
 # The layout lists, per source, how many parts each digit has as another reading (see
 # preprocess.DigitImage.parts); each digit's row is followed by its parts' rows.
-Canonical = tuple[np.ndarray, np.ndarray, list[list[int]], list[str | None]]
+Canonical = tuple[np.ndarray, np.ndarray, list[list[int]], list[str | None], list[int]]
 
 
 def canonicalize_sources(
@@ -595,6 +597,7 @@ def canonicalize_sources(
     boxes: list[tuple[int, int, int, int]] = []
     layout: list[list[int]] = [[] for _ in jobs]
     errors: list[str | None] = [None] * len(jobs)
+    unread = [0] * len(jobs)
     if len(jobs) > _FEW_IMAGES:
         warm_up()  # scipy's labelling pays for its import after a handful of images
     start = 0
@@ -627,6 +630,7 @@ def canonicalize_sources(
             except Exception as exc:
                 errors[index] = _error_text(exc, jobs[index][0])
                 continue
+            unread[index] = found[0].unread
             for digit in found:
                 layout[index].append(len(digit.parts))
                 for reading in (digit, *digit.parts):
@@ -638,7 +642,7 @@ def canonicalize_sources(
         if images
         else np.zeros((0, INPUT_SIZE), dtype=np.float32)
     )
-    return pixels, np.asarray(boxes, dtype=np.int64).reshape(-1, 4), layout, errors
+    return pixels, np.asarray(boxes, dtype=np.int64).reshape(-1, 4), layout, errors, unread
 
 
 # Up to this many images, a fresh process is faster without importing scipy.ndimage.
@@ -768,21 +772,24 @@ _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 def _spread(chunk: list[_Unit], result: Canonical) -> Canonical:
     """Align the results for the chunk's readable units with all its units (known errors too)."""
-    pixels, boxes, layout, errors = result
+    pixels, boxes, layout, errors, unread = result
     if len(errors) == len(chunk):
         return result
     full_layout: list[list[int]] = []
     full_errors: list[str | None] = []
+    full_unread: list[int] = []
     position = 0
     for unit in chunk:
         if unit.source is None:
             full_layout.append([])
             full_errors.append(unit.error)
+            full_unread.append(0)
         else:
             full_layout.append(layout[position])
             full_errors.append(errors[position])
+            full_unread.append(unread[position])
             position += 1
-    return pixels, boxes, full_layout, full_errors
+    return pixels, boxes, full_layout, full_errors, full_unread
 
 
 def _read(
@@ -793,7 +800,7 @@ def _read(
     single: bool = False,
 ) -> tuple[list[PredictionRecord], list[list[int]]]:
     """The records, and per record the rows of the digits it reads (in `canonical`'s pixels)."""
-    pixels, boxes, layout, errors = canonical
+    pixels, boxes, layout, errors, unread = canonical
     records: list[PredictionRecord] = []
     chosen: list[list[int]] = []
     if len(pixels):
@@ -864,6 +871,8 @@ def _read(
             overlap = overlap_reason(readings)
             if overlap is not None:
                 reason, doubted = overlap, True
+        if unread[index] and not doubted:
+            reason, doubted = unread_reason(unread[index]), True
         unsure = confidence < min_confidence or (single and several) or doubted
         records.append(
             PredictionRecord(
@@ -887,6 +896,12 @@ def unsure_reason(top3: Sequence[tuple[int, float]], min_confidence: float) -> s
     runners_up = ", ".join(f"{digit} ({probability:.0%})" for digit, probability in others)
     text = f"confidence {confidence:.1%} < {min_confidence:.0%}"
     return f"{text}; or {runners_up}" if runners_up else text
+
+
+def unread_reason(unread: int) -> str:
+    """Why an answer is doubtful when digit-like marks elsewhere in the picture were not read."""
+    marks = "mark" if unread == 1 else "marks"
+    return f"{unread} more digit-like {marks} in the picture not read (another line of writing?)"
 
 
 def overlap_reason(readings: Sequence[DigitReading]) -> str | None:

@@ -36,6 +36,9 @@ class DigitImage:
     box: tuple[int, int, int, int]
     # Another reading: the same ink as touching digits, left to right (empty when there is none).
     parts: tuple[DigitImage, ...] = ()
+    # Digit-like marks elsewhere in the picture that are in no digit of the reading (another line
+    # of writing); the same for every digit of one reading.
+    unread: int = 0
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ def read_digits(gray: np.ndarray, invert: Invert = Invert.auto) -> list[DigitIma
     is there (NoInkError for a blank image).
     """
     found = _ink(gray, invert)
-    segments = find_digits(found.ink, found.peak, found.threshold, found.floor, found.noise)
+    segments, unread = find_digits(found.ink, found.peak, found.threshold, found.floor, found.noise)
     digits: list[DigitImage] = []
     specks: list[int] = []
     for segment in segments:
@@ -82,7 +85,7 @@ def read_digits(gray: np.ndarray, invert: Invert = Invert.auto) -> list[DigitIma
             DigitImage(_canonical(part.crop), _picture_box(part.box, found))
             for part in segment.parts
         )
-        digits.append(DigitImage(_canonical(segment.crop, width), box, parts))
+        digits.append(DigitImage(_canonical(segment.crop, width), box, parts, unread))
     if not digits:
         picture_h, picture_w = found.picture
         raise NoDigitError(

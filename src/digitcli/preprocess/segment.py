@@ -81,13 +81,14 @@ class Segment:
 
 def find_digits(
     ink: np.ndarray, peak: float, threshold: float, floor: float, noise: float
-) -> list[Segment]:
-    """The digits in `ink`, left to right (at least one; see `digit.digit_crop` for the levels)."""
-    mask, regions, found = _find(ink, peak, threshold)
+) -> tuple[list[Segment], int]:
+    """The digits in `ink`, left to right (at least one; see `digit.digit_crop` for the levels),
+    and how many digit-like regions are in none of them (`_unread`)."""
+    mask, regions, found, unread = _find(ink, peak, threshold)
     lower = max(RETRY_THRESHOLD * threshold, NOISE_MARGIN * noise)
     if not found and lower < threshold:
         # As digit_crop: only specks or faint fragments cleared the threshold; look again lower.
-        mask, regions, found = _find(ink, peak, lower)
+        mask, regions, found, unread = _find(ink, peak, lower)
         floor = min(floor, FLOOR_SHARE_OF_THRESHOLD * lower)
     segments = []
     several = len(regions) > 1
@@ -113,7 +114,7 @@ def find_digits(
                         segment = Segment(segment.crop, segment.box, found_pieces)
             segments.append(segment)
     segments.sort(key=lambda segment: (segment.box[1] + segment.box[3]) / 2)
-    return segments
+    return segments, unread
 
 
 def _segment(
@@ -137,16 +138,35 @@ def _segment(
 
 def _find(
     ink: np.ndarray, peak: float, threshold: float
-) -> tuple[np.ndarray, list[np.ndarray], bool]:
-    """The ink mask, each digit's region (a mask), and whether the main digit is convincing."""
+) -> tuple[np.ndarray, list[np.ndarray], bool, int]:
+    """The ink mask, each digit's region (a mask), whether the main digit is convincing, and how
+    many digit-like regions are in no digit (`_unread`)."""
     mask, labels, count, reach = link(ink, threshold)
     if count <= 1:
-        return mask, [labels > 0], True
+        return mask, [labels > 0], True, 0
     regions = measure_regions(labels, count, ink, mask, peak)
     main = main_region(regions)
     found = bool(regions.big[main] & regions.strong[main])
     groups = _digit_groups(regions, main, reach)
-    return mask, [np.isin(labels, group) for group in groups], found
+    return mask, [np.isin(labels, group) for group in groups], found, _unread(regions, main, groups)
+
+
+def _unread(regions: Regions, main: int, groups: list[list[int]]) -> int:
+    """How many regions as tall and as inked as another digit beside the main one would be
+    (`_DIGIT_HEIGHT`, `_DIGIT_MASS`) are in no digit: another line of writing, or a digit broken
+    so far apart that it was read in part."""
+    if not (regions.candidate[main] and not regions.frame[main]):
+        return 0  # the digit was found only by relaxing the rules: nothing to compare with
+    read = np.zeros(regions.count + 1, dtype=bool)
+    for group in groups:
+        read[group] = True
+    digit_like = (
+        regions.candidate
+        & ~regions.frame
+        & (regions.heights >= _DIGIT_HEIGHT * regions.heights[main])
+        & (regions.mass >= _DIGIT_MASS * regions.mass[main])
+    )
+    return int(np.count_nonzero(digit_like & ~read[1:]))
 
 
 def _digit_groups(regions: Regions, main: int, reach: int) -> list[list[int]]:
