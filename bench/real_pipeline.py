@@ -117,6 +117,16 @@ def _save(gray: np.ndarray, path: Path, quality: int | None = None) -> None:
         image.save(path, quality=quality)
 
 
+def _scaled(
+    ink: np.ndarray, side: int, resample: Image.Resampling = Image.Resampling.BILINEAR
+) -> np.ndarray:
+    """A 28 px drawing's ink (in [0, 1]) resized to side x side, in 0-255 (float32)."""
+    return np.asarray(
+        Image.fromarray((ink * 255).astype(np.uint8)).resize((side, side), resample),
+        dtype=np.float32,
+    )
+
+
 def _canvas(drawn: list[tuple[int, Path, np.ndarray]], out: Path, dark: bool, seed: int) -> None:
     rng = np.random.default_rng(seed)
     for label, path, ink in drawn:
@@ -146,15 +156,7 @@ def _page(drawn: list[tuple[int, Path, np.ndarray]], out: Path, seed: int) -> No
     for label, path, ink in drawn[::2]:
         tall = rng.uniform(40, 120)  # the digit is ~18 of the 28 px
         side = max(28, round(28 * tall / 18))
-        digit = (
-            np.asarray(
-                Image.fromarray((ink * 255).astype(np.uint8)).resize(
-                    (side, side), Image.Resampling.LANCZOS
-                ),
-                dtype=np.float32,
-            )
-            / 255.0
-        )
+        digit = _scaled(ink, side, Image.Resampling.LANCZOS) / 255.0
         paper = rng.uniform(225, 250)
         page = paper + rng.normal(0, 2.0, (900, 1200))
         y = int(rng.integers(20, 900 - side - 20))
@@ -177,12 +179,7 @@ def _desk(drawn: list[tuple[int, Path, np.ndarray]], out: Path, seed: int) -> No
         sheet_w = int(width * rng.uniform(0.4, 0.75))
         sheet = np.full((sheet_h, sheet_w), paper, dtype=np.float32)
         side = int(min(sheet_h, sheet_w) * rng.uniform(0.3, 0.6))
-        digit = np.asarray(
-            Image.fromarray((ink * 255).astype(np.uint8)).resize(
-                (side, side), Image.Resampling.BILINEAR
-            ),
-            dtype=np.float32,
-        )
+        digit = _scaled(ink, side)
         y, x = (sheet_h - side) // 2, (sheet_w - side) // 2
         sheet[y : y + side, x : x + side] *= 1 - rng.uniform(0.6, 0.85) * digit / 255
         # Tilted on the desk; -1 marks the desk around the turned sheet.
@@ -219,12 +216,7 @@ def _squared(drawn: list[tuple[int, Path, np.ndarray]], out: Path, seed: int) ->
             page[start : start + thickness, :] = tone
             page[:, start : start + thickness] = tone
         side = int(rng.integers(120, 220))
-        digit = np.asarray(
-            Image.fromarray((ink * 255).astype(np.uint8)).resize(
-                (side, side), Image.Resampling.BILINEAR
-            ),
-            dtype=np.float32,
-        )
+        digit = _scaled(ink, side)
         y, x = (int(rng.integers(30, 400 - side - 30)) for _ in range(2))
         page[y : y + side, x : x + side] *= 1 - rng.uniform(0.7, 0.9) * digit / 255
         page += rng.normal(0, 2.0, page.shape)
@@ -238,15 +230,7 @@ def _conditions(drawn: list[tuple[int, Path, np.ndarray]], out: Path, seed: int)
     height, width = 360, 480
 
     def on_paper(ink: np.ndarray, side: int = 160, paper: float = 0.95, pen: float = 0.12) -> Any:
-        digit = (
-            np.asarray(
-                Image.fromarray((ink * 255).astype(np.uint8)).resize(
-                    (side, side), Image.Resampling.BILINEAR
-                ),
-                dtype=np.float32,
-            )[..., :]
-            / 255
-        )
+        digit = _scaled(ink, side) / 255
         picture = np.full((height, width), paper, dtype=np.float32)
         top = (height - side) // 2 + int(rng.integers(-30, 31))
         left = (width - side) // 2 + int(rng.integers(-60, 61))
