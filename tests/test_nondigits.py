@@ -112,7 +112,7 @@ def test_a_digit_on_squared_paper_is_not_a_scene(grid_tone: float) -> None:
 # The network must doubt these itself. The bundled model (what predict uses on a fresh install) is
 # trained with outlier exposure (configs/real-pictures.yaml, negatives.py) and rejects about 88% of
 # bench/nondigits at its own threshold (0.35, what `predict` uses), and doubts the smiley (whose
-# ring is taken for a frame: its mouth is read, at 28%). The % is cut into a ring and a
+# ring is taken for a frame: its mouth is read, at 28%, and its eyes are left unread). The % is cut into a ring and a
 # slash-with-ring, read "10" with confidence; pieces that share their columns make such a reading
 # unsure (predict.overlap_reason). The ?, read as 3 at 37% (just above the threshold), has a
 # detached dot below its stroke, which no digit has (nondigit.dot_reason). The S, typed big in
